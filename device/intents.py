@@ -1,0 +1,273 @@
+"""What a villager wants besides a procedure: which part of it, an emergency, or a command.
+
+All phrases are written once, with tone marks, and matched on the folded (diacritic-free)
+text as well, because recognisers often drop or confuse tones. Every detector works on whole
+syllables, so "làm sao" (how) never matches inside "làm bản sao" (a copy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hoixa.vietnamese import fold, has_diacritics, normalize, strip_fillers
+
+# Ways of asking for one part of a procedure, by answer section (contract ANSWER_SECTIONS).
+CATEGORY_PHRASES: dict[str, tuple[str, ...]] = {
+    "documents": (
+        "cần giấy tờ gì", "cần những giấy tờ gì", "giấy tờ gì", "giấy tờ chi", "giấy tờ nào",
+        "những giấy tờ", "cần những gì", "cần mang gì", "mang theo gì", "mang gì", "mang theo những gì",
+        "chuẩn bị gì", "chuẩn bị những gì", "hồ sơ gồm", "hồ sơ gì", "hồ sơ cần", "cần hồ sơ",
+        "thành phần hồ sơ", "giấy gì", "cần gì", "cần chi", "giấy tờ cần", "đem theo gì",
+        "đem gì", "mang giấy gì", "phải có gì", "cần có gì", "mang những gì", "mang theo chi",
+        "mang chi", "cần mang những gì", "có cần mang", "có phải nộp", "có cần nộp", "cần nộp gì",
+        "phải nộp gì", "cần giấy gì", "giấy tờ chi", "có cần giấy",
+    ),
+    "processing_time": (
+        "mất bao lâu", "bao lâu", "mấy ngày", "bao nhiêu ngày", "mất mấy ngày", "khi nào có",
+        "bao giờ có", "bao giờ thì có", "khi nào thì có", "lâu không", "có lâu không",
+        "thời gian giải quyết", "thời gian", "mấy bữa", "bao lâu thì có", "chừng nào có",
+        "chừng nào thì có", "mấy hôm", "lấy ngay được không", "có ngay không", "bao lâu thì xong",
+        "mấy ngày thì có", "có liền không", "lấy liền",
+    ),
+    "fees": (
+        "bao nhiêu tiền", "hết bao nhiêu", "mất bao nhiêu", "tốn bao nhiêu", "mất tiền không",
+        "có mất tiền", "mất tiền", "tốn tiền", "lệ phí", "phí", "tiền phí", "mấy tiền",
+        "nhiêu tiền", "giá bao nhiêu", "có mất phí", "đóng tiền", "nộp tiền", "tiền gì",
+        "miễn phí", "có tốn tiền",
+    ),
+    "submission": (
+        "nộp ở đâu", "làm ở đâu", "ở đâu", "chỗ nào", "nơi nào", "đến đâu", "đi đâu",
+        "nộp đâu", "làm đâu", "ở mô", "chỗ mô", "nộp ở mô", "làm ở mô", "nộp hồ sơ ở",
+        "nộp trực tuyến", "làm trực tuyến", "trên mạng", "qua mạng", "online", "bưu điện",
+        "nộp qua", "cơ quan nào", "ai giải quyết", "ở chỗ nào", "tới đâu", "đi mô", "gửi ai",
+        "nộp cho ai", "gặp ai", "hỏi ai", "lên đâu", "ra đâu", "nộp chỗ nào",
+    ),
+    "steps": (
+        "làm thế nào", "làm như thế nào", "làm sao", "làm ra sao", "cách làm", "các bước",
+        "trình tự", "thủ tục thế nào", "thủ tục như thế nào", "thủ tục ra sao", "làm làm sao",
+        "mần răng", "làm răng", "mần sao", "hướng dẫn", "thực hiện thế nào", "thực hiện ra sao",
+        "cách thức", "cách thức thực hiện", "làm cách nào", "quy trình", "thế nào", "ra sao",
+        "làm răng", "răng làm", "mần răng", "mần sao", "làm lại sao", "làm gì", "phải làm gì",
+        "thì sao", "làm sao đây", "được không",
+    ),
+    "result": (
+        "nhận được gì", "được cấp gì", "nhận gì", "kết quả", "được gì", "cấp cho cái gì",
+        "nhận lại gì", "trả kết quả", "nhận cái gì", "được nhận cái gì", "được cấp giấy gì",
+        "được giấy tờ gì", "được nhận gì", "nhận lại cái gì", "có được cấp", "được cấp cái gì",
+        "được nhận những gì", "nhận những gì", "có được giấy",
+    ),
+    "legal_basis": (
+        "căn cứ", "căn cứ pháp lý", "luật nào", "theo luật nào", "văn bản nào", "quy định nào",
+        "nghị định nào", "theo quy định nào", "điều luật", "cơ sở pháp lý", "theo luật",
+    ),
+}
+
+# Bare section names, accepted when the box has just offered the menu of a procedure.
+SECTION_NAMES: dict[str, tuple[str, ...]] = {
+    "steps": ("các bước", "cách làm", "cách thức thực hiện", "cách thức", "trình tự", "thủ tục"),
+    "documents": ("giấy tờ", "hồ sơ", "thành phần hồ sơ", "giấy tờ cần mang"),
+    "processing_time": ("thời gian", "thời gian giải quyết", "bao lâu"),
+    "fees": ("lệ phí", "phí", "tiền", "chi phí", "phí lệ phí"),
+    "submission": ("nơi nộp", "nộp ở đâu", "ở đâu", "nơi làm", "địa điểm"),
+    "result": ("kết quả",),
+    "legal_basis": ("căn cứ", "căn cứ pháp lý", "luật", "văn bản"),
+}
+
+# Emergencies: the box must not explain a procedure, it must send people to the phone.
+EMERGENCY_NUMBERS = {"fire": "114", "medical": "115", "police": "113"}
+EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
+    "fire": (
+        "cháy nhà", "bị cháy", "đang cháy", "có cháy", "cháy rồi", "hỏa hoạn", "lửa cháy",
+        "cháy lớn", "cháy to", "bốc cháy", "cháy chợ", "cháy rừng", "nổ bình ga", "cháy nổ",
+        "khói mù mịt", "rò rỉ ga", "rò ga", "xì ga", "mùi ga", "hở ga", "chập điện",
+    ),
+    "medical": (
+        "cấp cứu", "bị tai nạn", "tai nạn giao thông", "có người bị tai nạn", "gặp tai nạn",
+        "ngất", "ngất xỉu", "bất tỉnh", "đột quỵ", "chảy máu", "bị thương", "đuối nước",
+        "chết đuối", "khó thở", "co giật", "điện giật", "bị điện giật", "ngộ độc", "lên cơn",
+        "đau tim", "xỉu rồi", "té xỉu", "ngã xuống", "rắn cắn", "bị đâm xe", "bị xe tông",
+        "sắp sinh", "trở dạ", "vỡ ối", "không thở", "hôn mê", "rơi xuống giếng", "ngã xuống giếng",
+        "té xuống giếng", "rơi xuống sông", "máu chảy", "chảy nhiều máu", "bất động", "tắt thở",
+        "sốt cao", "co quắp",
+    ),
+    "police": (
+        "có trộm", "bị trộm", "ăn trộm", "kẻ trộm", "bị cướp", "cướp giật", "ăn cướp", "có cướp",
+        "đánh nhau", "đâm chém", "bị đánh", "đánh người", "kẻ gian", "bắt cóc", "dọa giết",
+        "giết người", "bạo lực", "bị hành hung", "đột nhập", "đâm nhau", "cầm dao", "chém nhau",
+        "đòi giết",
+    ),
+    "rescue": (
+        "cứu với", "cứu tôi", "cứu em", "cứu con", "cứu bác", "cứu mạng", "mắc kẹt", "lũ cuốn",
+        "nước cuốn", "sập nhà", "nhà sập", "lở đất", "sạt lở", "nước lũ vào nhà", "bị kẹt",
+        "kẹt trong nhà", "nước lũ lên", "lũ lên", "nước ngập tới mái", "bị cuốn trôi",
+    ),
+}
+# A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
+# chết đuối", "trợ cấp tai nạn") is not itself an emergency.
+_PROCEDURE_CONTEXT = (
+    "thủ tục", "hồ sơ", "trợ cấp", "chế độ", "giấy", "đăng ký", "hỗ trợ", "làm giấy",
+    "khai tử", "chứng tử", "báo tử", "bồi thường", "xác nhận", "bảo hiểm", "chứng thực",
+)
+
+COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
+    "repeat": (
+        "nói lại", "nhắc lại", "lặp lại", "đọc lại", "nói lại đi", "chưa nghe rõ", "nghe không rõ",
+        "không nghe rõ", "nói lại giùm", "nói lại giúp", "nghe lại", "chưa nghe kịp",
+        "nói lần nữa", "nói lại lần nữa", "cái gì",
+    ),
+    "slower": (
+        "chậm lại", "nói chậm", "nói chậm lại", "chậm chậm", "nói từ từ", "từ từ", "nói chậm thôi",
+        "chậm thôi", "nói chậm chút", "chậm một chút", "nhanh quá", "nói nhanh quá",
+    ),
+    "back": ("quay lại", "trở lại", "quay về", "trở về", "lùi lại", "quay lui", "hỏi cái khác",
+             "hỏi việc khác", "hỏi thủ tục khác"),
+    "end": (
+        "cảm ơn", "cám ơn", "thôi", "thôi nhé", "thôi được rồi", "hết rồi", "không hỏi nữa",
+        "tạm biệt", "vậy thôi", "vậy là được rồi", "được rồi cảm ơn", "kết thúc", "xong rồi",
+        "thế thôi", "rứa thôi", "vậy được rồi", "đủ rồi",
+    ),
+}
+
+YES_PHRASES = ("có", "đúng", "đúng rồi", "phải", "phải rồi", "vâng", "ừ", "dạ có", "dạ phải",
+               "dạ đúng", "đúng vậy", "chính nó", "đúng nó", "ờ đúng", "hài lòng", "rất hài lòng",
+               "tốt", "được", "dạ", "dạ vâng", "ok", "có hài lòng")
+NO_PHRASES = ("không", "không phải", "sai rồi", "không đúng", "hông", "hổng", "không có",
+              "chẳng phải", "không hài lòng", "chưa hài lòng", "không được", "chưa", "hông phải",
+              "không phải đâu", "không hài lòng lắm")
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    """Where a phrase was found, as a span of syllable positions."""
+
+    key: str
+    start: int
+    end: int
+
+
+def _compile(table: dict[str, tuple[str, ...]]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """(key, toned syllables, folded syllables) per phrase, longest phrases first."""
+    out = []
+    for key, phrases in table.items():
+        for phrase in phrases:
+            toned = tuple(normalize(phrase).split())
+            out.append((key, toned, tuple(fold(phrase).split())))
+    out.sort(key=lambda item: -len(item[1]))
+    return out
+
+
+_CATEGORY = _compile(CATEGORY_PHRASES)
+_SECTION = _compile(SECTION_NAMES)
+_EMERGENCY = _compile(EMERGENCY_PHRASES)
+_COMMANDS = _compile(COMMAND_PHRASES)
+_CONTEXT = _compile({"procedure": _PROCEDURE_CONTEXT})
+_YES = _compile({"yes": YES_PHRASES})
+_NO = _compile({"no": NO_PHRASES})
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One recognised utterance in the forms the detectors need."""
+
+    toned: tuple[str, ...]  # canonical syllables with tone marks, fillers removed
+    folded: tuple[str, ...]  # same syllables, no diacritics
+    has_tones: bool
+
+    @classmethod
+    def of(cls, text: str, *, keep_fillers: bool = False) -> Utterance:
+        normal = normalize(text)
+        toned = tuple((normal if keep_fillers else strip_fillers(normal)).split())
+        return cls(toned, tuple(fold(" ".join(toned)).split()), has_diacritics(text))
+
+    def __len__(self) -> int:
+        return len(self.toned)
+
+
+def _find(seq: tuple[str, ...], needle: tuple[str, ...]) -> int:
+    n = len(needle)
+    for i in range(len(seq) - n + 1):
+        if seq[i : i + n] == needle:
+            return i
+    return -1
+
+
+def find_phrases(utt: Utterance, table, *, first_only: bool = False) -> list[PhraseHit]:
+    """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones."""
+    hits: list[PhraseHit] = []
+    taken: set[int] = set()
+    for key, toned, folded in table:
+        seq, needle = (utt.toned, toned) if utt.has_tones else (utt.folded, folded)
+        start = _find(seq, needle)
+        if start < 0 and utt.has_tones:
+            # Tones are present but may be wrong for this phrase: accept the folded form
+            # only for phrases of two or more syllables, which are rarely ambiguous.
+            if len(folded) >= 2:
+                start = _find(utt.folded, folded)
+        if start < 0:
+            continue
+        span = set(range(start, start + len(needle)))
+        if span & taken:
+            continue
+        taken |= span
+        hits.append(PhraseHit(key, start, start + len(needle)))
+        if first_only:
+            break
+    return sorted(hits, key=lambda h: h.start)
+
+
+def detect_category(utt: Utterance) -> PhraseHit | None:
+    """Which part of a procedure the person asks about, if they say it."""
+    hits = find_phrases(utt, _CATEGORY)
+    return hits[0] if hits else None
+
+
+def detect_section_name(utt: Utterance) -> str | None:
+    """A bare section name said after the menu ("giấy tờ", "lệ phí")."""
+    if len(utt) > 6:
+        return None
+    hits = find_phrases(utt, _SECTION) or find_phrases(utt, _CATEGORY)
+    return hits[0].key if hits else None
+
+
+def detect_emergency(utt: Utterance) -> str | None:
+    """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now."""
+    hits = find_phrases(utt, _EMERGENCY)
+    if not hits:
+        return None
+    if find_phrases(utt, _CONTEXT, first_only=True):
+        return None
+    return hits[0].key
+
+
+def detect_command(utt: Utterance) -> str | None:
+    """'repeat', 'slower', 'back' or 'end' when the whole utterance is that command.
+
+    A command must be most of what was said: "thôi" inside "thôi hưởng trợ cấp" is not one.
+    """
+    if not utt.toned:
+        return None
+    hits = find_phrases(utt, _COMMANDS)
+    if not hits:
+        return None
+    covered = sum(h.end - h.start for h in hits)
+    if len(utt) - covered > 2:
+        return None
+    return hits[0].key
+
+
+def detect_yes_no(utt: Utterance) -> bool | None:
+    """True for yes, False for no, None when the answer is neither (or both)."""
+    if not utt.toned or len(utt) > 5:
+        return None
+    no = find_phrases(utt, _NO)
+    if no:
+        return False
+    return True if find_phrases(utt, _YES) else None
+
+
+def remove_span(utt: Utterance, hit: PhraseHit) -> Utterance:
+    """The utterance without the syllables of one hit (e.g. the category question)."""
+    keep = [i for i in range(len(utt)) if not hit.start <= i < hit.end]
+    return Utterance(
+        tuple(utt.toned[i] for i in keep), tuple(utt.folded[i] for i in keep), utt.has_tones
+    )

@@ -1,0 +1,226 @@
+"""The `hoixa` command: one entry point, one subcommand per job.
+
+Each subcommand imports what it needs when it runs, so `hoixa match` on a box does not load
+server libraries and a broken optional part cannot stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _load_catalogue(args: argparse.Namespace):
+    """The catalogue named with --catalogue, else the box's installed one, else the default."""
+    from hoixa.contract import catalogue as cat
+
+    if args.catalogue:
+        return cat.load(args.catalogue)
+    from hoixa.device.catalogue_store import open_catalogue
+    from hoixa.device.config import load_config
+
+    catalogue, _ = open_catalogue(load_config(args.config).data_dir)
+    return catalogue
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from hoixa.device.matcher import Matcher
+
+    matcher = Matcher(_load_catalogue(args))
+    queries = args.query or (line.strip() for line in sys.stdin if line.strip())
+    for query in queries:
+        start = time.perf_counter()
+        decision = matcher.match(query)
+        elapsed = (time.perf_counter() - start) * 1000
+        out = decision.to_json() | {"elapsed_ms": round(elapsed, 3)}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from hoixa.device.config import load_config
+    from hoixa.device.dialogue import Dialogue
+    from hoixa.device.matcher import Matcher
+
+    config = load_config(args.config)
+    matcher = Matcher(_load_catalogue(args))
+    print("(Gõ câu hỏi rồi Enter. Ctrl-D để thoát. Type a question, Enter; Ctrl-D quits.)")
+    while True:
+        dialogue = Dialogue(matcher, config)
+        reply = dialogue.start()
+        while True:
+            pace = " [chậm]" if reply.slow else ""
+            print(f"\nHỏi Xã{pace}: {reply.text}\n")
+            if reply.ended:
+                break
+            try:
+                heard = input("Bạn: ")
+            except EOFError:
+                dialogue.abandon()
+                print()
+                return EXIT_OK
+            reply = dialogue.handle(heard)
+        if args.once:
+            return EXIT_OK
+        print("— — — (người tiếp theo / next person) — — —")
+
+
+def cmd_catalogue_validate(args: argparse.Namespace) -> int:
+    from hoixa.contract import catalogue as cat
+
+    try:
+        doc = cat.load(args.file)
+    except cat.CatalogueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.file}: valid, version {doc['version']}, scope {doc['scope']}, "
+          f"{len(doc['procedures'])} procedures")
+    return EXIT_OK
+
+
+def cmd_catalogue_import_portal(args: argparse.Namespace) -> int:
+    from hoixa.contract import catalogue as cat
+    from hoixa.server.portal_import import import_portal_dir
+
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        print(f"{directory}: not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    report = import_portal_dir(directory, commune_only=args.commune_only, version=args.version)
+    for failure in report.failures:
+        print(f"skipped {failure.path} ({failure.code or 'no code'}): {failure.reason}",
+              file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    Path(args.out).write_text(cat.dumps(report.catalogue), encoding="utf-8")
+    print(f"imported {report.imported} procedures, skipped {len(report.failures)}; "
+          f"wrote {args.out}")
+    return EXIT_OK
+
+
+def cmd_catalogue_install(args: argparse.Namespace) -> int:
+    from hoixa.contract import catalogue as cat
+    from hoixa.device.catalogue_store import CatalogueStore, StaleCatalogueError
+    from hoixa.device.config import load_config
+
+    store = CatalogueStore(load_config(args.config).data_dir / "catalogue")
+    try:
+        pointer = store.install(cat.load(args.file), allow_older=args.allow_older)
+    except (cat.CatalogueError, StaleCatalogueError) as exc:
+        print(f"not installed, the catalogue in use is unchanged: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"installed catalogue version {pointer.version} ({pointer.scope}) in {store.folder}")
+    return EXIT_OK
+
+
+def cmd_catalogue_rollback(args: argparse.Namespace) -> int:
+    from hoixa.device.catalogue_store import CatalogueStore, StoreError
+    from hoixa.device.config import load_config
+
+    store = CatalogueStore(load_config(args.config).data_dir / "catalogue")
+    try:
+        pointer = store.rollback()
+    except (StoreError, OSError, ValueError) as exc:
+        print(f"rollback refused: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"catalogue version {pointer.version} is current again")
+    return EXIT_OK
+
+
+def cmd_catalogue_status(args: argparse.Namespace) -> int:
+    from hoixa.device.catalogue_store import open_catalogue
+    from hoixa.device.config import load_config
+
+    catalogue, origin = open_catalogue(load_config(args.config).data_dir)
+    print(json.dumps({
+        "origin": origin,
+        "version": catalogue["version"],
+        "scope": catalogue["scope"],
+        "issued_at": catalogue["issued_at"],
+        "procedures": len(catalogue["procedures"]),
+    }, ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def cmd_catalogue_vocabulary(args: argparse.Namespace) -> int:
+    from hoixa.device import vocabulary
+
+    catalogue = _load_catalogue(args)
+    items = vocabulary.phrases(catalogue) if args.phrases else vocabulary.vocabulary(catalogue)
+    print("\n".join(items))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hoixa", description="Hỏi Xã: hỏi đáp thủ tục hành chính")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_catalogue(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--catalogue", help="catalogue JSON file (default: the box's own)")
+        p.add_argument("--config", help="device configuration TOML (default /etc/hoixa/device.toml)")
+        return p
+
+    p = with_catalogue(sub.add_parser("match", help="print the matcher's decision as JSON"))
+    p.add_argument("query", nargs="*", help="questions (default: one per line on stdin)")
+    p.set_defaults(func=cmd_match)
+
+    p = with_catalogue(sub.add_parser("chat", help="talk to the box in the terminal"))
+    p.add_argument("--once", action="store_true", help="stop after one conversation")
+    p.set_defaults(func=cmd_chat)
+
+    cat = sub.add_parser("catalogue", help="check, import, install catalogues").add_subparsers(
+        dest="catalogue_command", required=True
+    )
+    p = cat.add_parser("validate", help="check a catalogue file and say what is wrong, where")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_catalogue_validate)
+    p = cat.add_parser("import-portal", help="turn national-portal JSON records into a catalogue")
+    p.add_argument("dir")
+    p.add_argument("--out", required=True)
+    p.add_argument("--commune-only", action="store_true", help="only 'Cấp xã' procedures")
+    p.add_argument("--version", type=int, default=1, help="catalogue version to write")
+    p.set_defaults(func=cmd_catalogue_import_portal)
+    p = cat.add_parser("install", help="install a catalogue file on this box (atomic)")
+    p.add_argument("file")
+    p.add_argument("--config")
+    p.add_argument("--allow-older", action="store_true", help="allow a version not newer")
+    p.set_defaults(func=cmd_catalogue_install)
+    p = cat.add_parser("rollback", help="make the previous catalogue current again")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_catalogue_rollback)
+    p = cat.add_parser("status", help="which catalogue this box answers from")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_catalogue_status)
+    p = with_catalogue(cat.add_parser("vocabulary", help="words (or --phrases) for the recogniser"))
+    p.add_argument("--phrases", action="store_true")
+    p.set_defaults(func=cmd_catalogue_vocabulary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from hoixa.contract.catalogue import CatalogueError
+    from hoixa.device.config import ConfigError
+
+    try:
+        return args.func(args)
+    except (CatalogueError, ConfigError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Vietnamese text as a speech recogniser writes it, made comparable.
+
+Recognisers and people write the same word in several ways: composed or decomposed Unicode,
+the tone mark on either vowel ("hoà"/"hòa", "thuý"/"thúy"), with or without tone marks at
+all, and regional pronunciations that a recogniser spells differently ("chờ"/"trờ",
+"sinh"/"xinh", "dân"/"giân"). This module gives one canonical spelling (`normalize`), a
+diacritic-free form (`fold`) and a coarse "sounds alike" key per syllable (`sound_key`),
+so the matcher can compare what was heard with what the catalogue says.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Combining marks that carry the tone (thanh điệu). Vowel-quality marks (circumflex, breve,
+# horn) are part of the letter and are not listed here.
+_TONE_MARKS = {
+    "\u0301": "sac",  # acute
+    "\u0300": "huyen",  # grave
+    "\u0309": "hoi",  # hook above
+    "\u0303": "nga",  # tilde
+    "\u0323": "nang",  # dot below
+}
+_TONE_BY_NAME = {name: mark for mark, name in _TONE_MARKS.items()}
+_VOWELS = set("aăâeêioôơuưy")
+_QUALITY_VOWELS = set("ăâêôơư")
+
+_WORD_RE = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def split_tone(syllable: str) -> tuple[str, str | None]:
+    """Split a syllable into its letters without tone mark and the tone's name (or None)."""
+    tone = None
+    kept = []
+    for ch in unicodedata.normalize("NFD", syllable):
+        if ch in _TONE_MARKS:
+            tone = _TONE_MARKS[ch]
+        else:
+            kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept)), tone
+
+
+def _tone_position(base: str) -> int | None:
+    """Index of the vowel that carries the tone, by the common modern rule ("hòa", "thúy")."""
+    lower = base.lower()
+    start = 0
+    # "qu" and "gi" (when another vowel follows) are consonant clusters, not vowels.
+    if lower.startswith("qu"):
+        start = 2
+    elif lower.startswith("gi") and len(lower) > 2 and lower[2] in _VOWELS:
+        start = 2
+    positions = [i for i in range(start, len(lower)) if lower[i] in _VOWELS]
+    if not positions:
+        positions = [i for i in range(len(lower)) if lower[i] in _VOWELS]
+        if not positions:
+            return None
+    # A contiguous vowel cluster only; letters after it are the final consonant.
+    cluster = [positions[0]]
+    for i in positions[1:]:
+        if i == cluster[-1] + 1:
+            cluster.append(i)
+        else:
+            break
+    marked = [i for i in cluster if lower[i] in _QUALITY_VOWELS]
+    if marked:
+        return marked[-1]  # "ươ" takes it on ơ; "uyê" on ê
+    if len(cluster) == 1:
+        return cluster[0]
+    if len(cluster) >= 3:
+        return cluster[1]
+    has_final = cluster[-1] + 1 < len(lower)
+    return cluster[1] if has_final else cluster[0]
+
+
+def place_tone(base: str, tone: str | None) -> str:
+    """Write `tone` on the right vowel of a toneless syllable."""
+    if tone is None:
+        return base
+    pos = _tone_position(base)
+    if pos is None:
+        return base
+    decomposed = unicodedata.normalize("NFD", base[pos]) + _TONE_BY_NAME[tone]
+    return unicodedata.normalize("NFC", base[:pos] + decomposed + base[pos + 1 :])
+
+
+@lru_cache(maxsize=65536)
+def canonical_syllable(syllable: str) -> str:
+    """One spelling per syllable: NFC, lower case, tone mark on the canonical vowel."""
+    base, tone = split_tone(syllable.lower())
+    return place_tone(base, tone)
+
+
+def words(text: str) -> list[str]:
+    """Syllables and numbers of a text, in order; punctuation dropped."""
+    return _WORD_RE.findall(nfc(text))
+
+
+def normalize(text: str) -> str:
+    """Canonical lower-case spelling, single spaces, no punctuation."""
+    return " ".join(canonical_syllable(w) for w in words(text))
+
+
+@lru_cache(maxsize=65536)
+def fold_syllable(syllable: str) -> str:
+    decomposed = unicodedata.normalize("NFD", syllable.lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """Lower case without any diacritics (đ → d): what is left when tone marks are unreliable."""
+    return " ".join(fold_syllable(w) for w in words(text))
+
+
+def has_diacritics(text: str) -> bool:
+    return any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", text)) or (
+        "đ" in text.lower()
+    )
+
+
+# Initial consonants that recognisers and regional accents confuse, mapped to one class.
+# Longest first so "ngh" wins over "ng" and "tr" over "t".
+_INITIAL_CLASSES = [
+    ("ngh", "ng"),
+    ("ng", "ng"),
+    ("gh", "g"),
+    ("gi", "z"),
+    ("tr", "c"),
+    ("ch", "c"),
+    ("kh", "k"),
+    ("qu", "w"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("nh", "nh"),
+    ("d", "z"),
+    ("r", "z"),
+    ("v", "z"),
+    ("s", "x"),
+    ("x", "x"),
+    ("k", "k"),
+    ("c", "k"),
+    ("q", "k"),
+    ("l", "n"),
+    ("n", "n"),
+    ("b", "b"),
+    ("g", "g"),
+    ("h", "h"),
+    ("m", "m"),
+    ("t", "t"),
+]
+# Final consonants merged in Southern speech and often misheard elsewhere.
+_FINAL_CLASSES = [("ng", "n"), ("nh", "n"), ("ch", "t"), ("c", "t"), ("n", "n"), ("t", "t")]
+
+
+@lru_cache(maxsize=65536)
+def sound_key(syllable: str) -> str:
+    """A coarse 'sounds alike' key: diacritics dropped, confusable consonants merged.
+
+    "trình" and "chình", "sinh" and "xin", "dân" and "giân" share a key. Used only to find
+    candidates and score overlap; the exact spelling still counts for more (see matcher).
+    """
+    s = fold_syllable(syllable)
+    if not s or not s.isalpha():
+        return s
+    initial = ""
+    if syllable[:1] in "đĐ":  # đ is its own sound, not the d/gi/r/v of "dân", "giân"
+        initial, s = "đ", s[1:]
+    for prefix, cls in () if initial else _INITIAL_CLASSES:
+        if s.startswith(prefix) and len(s) > len(prefix):
+            initial, s = cls, s[len(prefix) :]
+            break
+    final = ""
+    for suffix, cls in _FINAL_CLASSES:
+        if s.endswith(suffix) and len(s) > len(suffix):
+            final, s = cls, s[: -len(suffix)]
+            break
+    s = s.replace("y", "i")
+    return initial + s + final
+
+
+# Words that carry no meaning for matching: politeness, hesitation, address terms.
+FILLER_PHRASES = (
+    "cho tôi hỏi",
+    "cho bác hỏi",
+    "cho con hỏi",
+    "cho cháu hỏi",
+    "cho em hỏi",
+    "cho tui hỏi",
+    "cho mình hỏi",
+    "tôi muốn hỏi",
+    "bác muốn hỏi",
+    "con muốn hỏi",
+    "cháu muốn hỏi",
+    "em muốn hỏi",
+    "tui muốn hỏi",
+    "mình muốn hỏi",
+    "xin hỏi",
+    "làm ơn",
+    "cô ơi",
+    "chú ơi",
+    "anh ơi",
+    "chị ơi",
+    "em ơi",
+    "cán bộ ơi",
+    "thưa cô",
+    "thưa chú",
+    "thưa anh",
+    "thưa chị",
+)
+FILLER_WORDS = frozenset(
+    {"ờ", "ừ", "à", "ạ", "ơi", "dạ", "thưa", "nhé", "nhá", "nha", "nhen", "hả", "hử", "ấy", "ý", "ừm", "hừm", "ơ"}
+)
+_FILLER_PHRASES_NORMAL = tuple(sorted((normalize(p) for p in FILLER_PHRASES), key=len, reverse=True))
+
+
+def strip_fillers(normal_text: str) -> str:
+    """Drop polite openings and hesitations from normalised text (see `normalize`)."""
+    text = f" {normal_text} "
+    for phrase in _FILLER_PHRASES_NORMAL:
+        text = text.replace(f" {phrase} ", " ")
+    return " ".join(w for w in text.split() if w not in FILLER_WORDS)

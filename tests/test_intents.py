@@ -1,0 +1,114 @@
+import pytest
+
+from hoixa.device.intents import (
+    Utterance,
+    detect_category,
+    detect_command,
+    detect_emergency,
+    detect_section_name,
+    detect_yes_no,
+    remove_span,
+)
+
+
+def category(text: str) -> str | None:
+    hit = detect_category(Utterance.of(text))
+    return hit.key if hit else None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("làm giấy khai sinh cần giấy tờ gì", "documents"),
+        ("lam giay khai sinh can giay to gi", "documents"),
+        ("đăng ký kết hôn mất bao lâu", "processing_time"),
+        ("chứng thực bản sao hết bao nhiêu tiền", "fees"),
+        ("làm căn cước nộp ở đâu", "submission"),
+        ("tạm trú ở mô", "submission"),
+        ("khai tử làm như thế nào", "steps"),
+        ("làm giấy tờ chi mần răng", "documents"),
+        ("kết hôn thì nhận được gì", "result"),
+        ("khai sinh theo luật nào", "legal_basis"),
+        ("đăng ký khai sinh", None),
+    ],
+)
+def test_category_is_recognised_in_three_regions_wording(text, expected):
+    assert category(text) == expected
+
+
+def test_lam_sao_does_not_match_inside_ban_sao():
+    assert category("làm bản sao giấy khai sinh") is None
+    assert category("chứng thực bản sao") is None
+
+
+def test_category_words_are_removed_before_matching_the_procedure():
+    utt = Utterance.of("cho tôi hỏi làm hôn thú cần giấy tờ gì")
+    rest = remove_span(utt, detect_category(utt))
+    assert " ".join(rest.toned) == "làm hôn thú"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("nhà tôi bị cháy rồi", "fire"),
+        ("ngoài đường có người bị tai nạn", "medical"),
+        ("ông tôi ngất xỉu rồi", "medical"),
+        ("có trộm vào nhà", "police"),
+        ("cứu với", "rescue"),
+        ("nha toi bi chay", "fire"),
+    ],
+)
+def test_emergencies_are_recognised(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "làm giấy chứng tử cho người chết đuối",
+        "hồ sơ trợ cấp tai nạn lao động",
+        "chạy xe ra xã làm giấy khai sinh",
+        "đăng ký khai sinh",
+    ],
+)
+def test_procedure_questions_mentioning_accidents_are_not_emergencies(text):
+    assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("nói lại", "repeat"),
+        ("bác chưa nghe rõ", "repeat"),
+        ("noi lai di", "repeat"),
+        ("chậm lại", "slower"),
+        ("nói chậm thôi cháu ơi", "slower"),
+        ("quay lại", "back"),
+        ("cảm ơn", "end"),
+        ("thôi", "end"),
+        ("dạ cảm ơn cô nhé", "end"),
+    ],
+)
+def test_commands(text, command):
+    assert detect_command(Utterance.of(text)) == command
+
+
+def test_command_words_inside_a_question_are_not_commands():
+    assert detect_command(Utterance.of("thủ tục thôi hưởng trợ cấp xã hội hằng tháng")) is None
+    assert detect_command(Utterance.of("đăng ký lại khai sinh")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [("có", True), ("dạ", True), ("đúng rồi", True), ("hài lòng", True), ("không", False),
+     ("không hài lòng", False), ("hông phải", False), ("không phải đâu", False),
+     ("làm giấy khai sinh", None)],
+)
+def test_yes_no(text, answer):
+    assert detect_yes_no(Utterance.of(text, keep_fillers=True)) is answer
+
+
+def test_bare_section_names():
+    assert detect_section_name(Utterance.of("giấy tờ")) == "documents"
+    assert detect_section_name(Utterance.of("lệ phí")) == "fees"
+    assert detect_section_name(Utterance.of("thời gian")) == "processing_time"

@@ -1,0 +1,116 @@
+import csv
+
+import pytest
+from conftest import ROOT, make_catalogue, make_procedure
+
+from hoixa.contract.catalogue import load_default
+from hoixa.device.matcher import Matcher
+
+QUERIES = ROOT / "bench/understanding/queries.tsv"
+
+
+@pytest.fixture(scope="module")
+def hotich() -> Matcher:
+    return Matcher(
+        make_catalogue(
+            [
+                make_procedure("1.001193", "Đăng ký khai sinh", ["làm giấy khai sinh"]),
+                make_procedure("1.003583", "Đăng ký khai sinh lưu động"),
+                make_procedure("1.004884", "Đăng ký lại khai sinh"),
+                make_procedure("1.000894", "Đăng ký kết hôn", ["làm hôn thú"]),
+                make_procedure("1.000656", "Đăng ký khai tử", ["báo tử"]),
+                make_procedure("1.004222", "Đăng ký thường trú", ["nhập hộ khẩu"]),
+                make_procedure("1.004194", "Đăng ký tạm trú"),
+            ]
+        )
+    )
+
+
+def test_the_generic_procedure_wins_when_no_qualifier_is_said(hotich):
+    decision = hotich.match("đăng ký khai sinh cho con")
+    assert decision.action == "answer" and decision.procedure["code"] == "1.001193"
+    assert decision.candidates[1].score < decision.candidates[0].score
+
+
+def test_a_said_qualifier_picks_the_specific_procedure(hotich):
+    assert hotich.match("đăng ký lại khai sinh vì bị mất").procedure["code"] == "1.004884"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lam giay khai sinh",  # no tone marks
+        "làm giấy khaisinh",  # syllables merged by the recogniser
+        "làm giấy khai xinh",  # s/x confusion
+        "ờ cho tôi hỏi cái làm giấy khai sinh cho thằng cu nhà tôi nhé",  # fillers and chatter
+    ],
+)
+def test_recogniser_errors_and_chatter_still_match(hotich, query):
+    decision = hotich.match(query)
+    assert decision.action == "answer" and decision.procedure["code"] == "1.001193"
+
+
+def test_regional_consonants_match(hotich):
+    decision = hotich.match("đăng ký thường chú")  # tr/ch
+    assert decision.action == "answer" and decision.procedure["code"] == "1.004222"
+
+
+def test_out_of_scope_is_not_found(hotich):
+    for query in ("hôm nay trời có mưa không", "giá lúa bao nhiêu", "xổ số miền nam"):
+        assert hotich.match(query).action == "not_found", query
+
+
+def test_category_is_extracted_and_does_not_disturb_matching(hotich):
+    decision = hotich.match("làm hôn thú hết bao nhiêu tiền")
+    assert decision.procedure["code"] == "1.000894" and decision.category == "fees"
+
+
+def test_emergency_is_never_matched_to_a_procedure(hotich):
+    decision = hotich.match("có người bị tai nạn ngoài đường")
+    assert decision.action == "emergency" and decision.emergency == "medical"
+    assert decision.procedure is None and decision.candidates == ()
+
+
+def test_close_candidates_are_asked_back_not_guessed(hotich):
+    decision = hotich.match("đăng ký trú")
+    assert decision.action == "clarify"
+    assert {c.code for c in decision.candidates} == {"1.004222", "1.004194"}
+
+
+def test_rank_among_restricts_the_candidates(hotich):
+    from hoixa.device.intents import Utterance
+
+    ranked = hotich.rank(Utterance.of("đăng ký khai sinh"), among={"1.003583", "1.004884"})
+    assert {c.code for c in ranked} <= {"1.003583", "1.004884"} and ranked
+
+
+def test_decision_json_has_the_documented_fields(hotich):
+    out = hotich.match("làm hôn thú").to_json()
+    assert out["action"] == "answer"
+    assert out["procedure"] == {"code": "1.000894", "name": "Đăng ký kết hôn"}
+    assert set(out) >= {"query", "action", "procedure", "category", "candidates"}
+
+
+def _labelled() -> list[dict]:
+    with open(QUERIES, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def test_a_sample_of_the_labelled_villager_queries():
+    """Every third labelled query: right most of the time, almost never wrong."""
+    matcher = Matcher(load_default())
+    rows = _labelled()[::3]
+    assert len(rows) >= 100
+    right = wrong = 0
+    for row in rows:
+        decision = matcher.match(row["query"])
+        expected = row["expected"]
+        got = decision.procedure["code"] if decision.procedure else decision.action
+        if decision.action == "clarify":
+            continue
+        if got == expected:
+            right += 1
+        elif decision.action == "answer" or expected == "emergency":
+            wrong += 1
+    assert right / len(rows) >= 0.85, f"right {right}/{len(rows)}"
+    assert wrong / len(rows) <= 0.03, f"wrong {wrong}/{len(rows)}"

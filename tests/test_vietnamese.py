@@ -1,0 +1,84 @@
+import unicodedata
+
+import pytest
+
+from hoixa.vietnamese import (
+    canonical_syllable,
+    fold,
+    has_diacritics,
+    normalize,
+    sound_key,
+    split_tone,
+    strip_fillers,
+)
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("hoà", "hòa"),
+        ("hòa", "hòa"),
+        ("thuý", "thúy"),
+        ("Thúy", "thúy"),
+        ("hoàn", "hoàn"),
+        ("quá", "quá"),
+        ("giữa", "giữa"),
+        ("người", "người"),
+        ("khuyến", "khuyến"),
+        ("hoài", "hoài"),
+        ("tuổi", "tuổi"),
+        ("KHOẺ", "khỏe"),
+    ],
+)
+def test_tone_mark_goes_on_one_canonical_vowel(written, canonical):
+    assert canonical_syllable(written) == canonical
+
+
+def test_decomposed_and_composed_unicode_normalise_alike():
+    decomposed = unicodedata.normalize("NFD", "Đăng ký khai sinh")
+    assert decomposed != "Đăng ký khai sinh"
+    assert normalize(decomposed) == normalize("Đăng ký khai sinh") == "đăng ký khai sinh"
+
+
+def test_normalize_drops_punctuation_and_case():
+    assert normalize("Cho tôi hỏi: làm GIẤY khai sinh, hoà giải?") == (
+        "cho tôi hỏi làm giấy khai sinh hòa giải"
+    )
+
+
+def test_fold_removes_every_diacritic_including_d_bar():
+    assert fold("Đăng ký thường trú ở đâu") == "dang ky thuong tru o dau"
+
+
+def test_split_tone_keeps_vowel_quality_marks():
+    assert split_tone("người") == ("ngươi", "huyen")
+    assert split_tone("ăn") == ("ăn", None)
+
+
+def test_has_diacritics():
+    assert has_diacritics("khai sinh ở đâu")
+    assert has_diacritics("dđ")
+    assert not has_diacritics("lam giay khai sinh")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("trình", "chình"), ("sinh", "xin"), ("dân", "giân"), ("rồi", "dồi"), ("lúa", "núa"),
+     ("thường", "thườn"), ("học", "hột"), ("vậy", "dậy")],
+)
+def test_sound_key_merges_confusable_pronunciations(a, b):
+    assert sound_key(a) == sound_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("đăng", "răng"), ("khai", "hai"), ("kết", "cất")])
+def test_sound_key_keeps_different_sounds_apart(a, b):
+    assert sound_key(a) != sound_key(b)
+
+
+def test_strip_fillers_removes_politeness_and_hesitation_only():
+    text = normalize("Ờ cô ơi cho tôi hỏi làm giấy khai sinh cho cháu nhé")
+    assert strip_fillers(text) == "làm giấy khai sinh cho cháu"
+
+
+def test_strip_fillers_keeps_meaningful_words():
+    assert strip_fillers("đăng ký kết hôn") == "đăng ký kết hôn"
