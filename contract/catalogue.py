@@ -51,7 +51,9 @@ class CatalogueError(ValueError):
         self.problems = problems
         shown = "\n".join(f"  - {p}" for p in problems[:50])
         more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{source}: invalid catalogue ({len(problems)} problem(s)):\n{shown}{more}")
+        super().__init__(
+            f"{source}: invalid catalogue ({len(problems)} problem(s)):\n{shown}{more}"
+        )
 
 
 @cache
@@ -154,7 +156,9 @@ def load(path: str | Path) -> Catalogue:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CatalogueError(str(path), [Problem("file", f"cannot be read: {exc.strerror}")]) from exc
+        raise CatalogueError(
+            str(path), [Problem("file", f"cannot be read: {exc.strerror}")]
+        ) from exc
     return parse(data, str(path))
 
 

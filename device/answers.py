@@ -89,7 +89,8 @@ def _steps(proc: Procedure, config: DeviceConfig) -> list[str]:
         return [sentence(steps[0])]
     out = [sentence(f"Thủ tục {spoken_name(proc)} gồm {count_word(len(steps))} bước")]
     out += [
-        sentence(f"Bước {count_word(i)}: {step.strip().rstrip('.')}") for i, step in enumerate(steps, 1)
+        sentence(f"Bước {count_word(i)}: {step.strip().rstrip('.')}")
+        for i, step in enumerate(steps, 1)
     ]
     return out
 

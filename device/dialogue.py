@@ -27,12 +27,27 @@ from hoixa.spoken import to_spoken
 
 # What the engine is waiting for.
 QUESTION, SECTION, CHOICE, CONFIRM, SATISFACTION, ENDED = (
-    "question", "section", "choice", "confirm", "satisfaction", "ended",
+    "question",
+    "section",
+    "choice",
+    "confirm",
+    "satisfaction",
+    "ended",
 )
 MAX_MISUNDERSTANDINGS = 2  # the second one in a row sends the person to the counter
 _NUMBER_WORDS = {
-    "một": 1, "nhất": 1, "đầu": 1, "hai": 2, "nhì": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5,
-    "sáu": 6, "bảy": 7, "bẩy": 7,
+    "một": 1,
+    "nhất": 1,
+    "đầu": 1,
+    "hai": 2,
+    "nhì": 2,
+    "ba": 3,
+    "bốn": 4,
+    "tư": 4,
+    "năm": 5,
+    "sáu": 6,
+    "bảy": 7,
+    "bẩy": 7,
 }
 _NUMBER_FOLDED = {"mot": 1, "nhat": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "sau": 6, "bay": 7}
 
@@ -122,7 +137,9 @@ class Dialogue:
     def _log(self, heard: str, action: str, category=None, confidence=0.0, candidates=()) -> None:
         code = self.current["code"] if self.current else None
         self.record.turns.append(
-            TurnRecord(heard, action, code, category, round(confidence, 3), [c.code for c in candidates])
+            TurnRecord(
+                heard, action, code, category, round(confidence, 3), [c.code for c in candidates]
+            )
         )
         if code and action == "answer" and code not in self.record.procedures:
             self.record.procedures.append(code)
@@ -193,7 +210,9 @@ class Dialogue:
             return self._clarify(heard, list(decision.candidates), decision.category)
         return self._not_understood(heard, decision.category)
 
-    def _select(self, heard: str, proc: Procedure, category: str | None, confidence: float) -> Reply:
+    def _select(
+        self, heard: str, proc: Procedure, category: str | None, confidence: float
+    ) -> Reply:
         self.current = proc
         self.misunderstood = 0
         self.candidates = []
@@ -236,7 +255,8 @@ class Dialogue:
             return self._say(text, "clarify")
         self.state = CHOICE
         options = " ".join(
-            answers.sentence(f"Số {answers.count_word(i)}: {name}") for i, name in enumerate(names, 1)
+            answers.sentence(f"Số {answers.count_word(i)}: {name}")
+            for i, name in enumerate(names, 1)
         )
         text = f"Bác hỏi thủ tục nào? {options} Bác nói số, hoặc nói lại tên thủ tục."
         return self._say(text, "clarify")
@@ -249,8 +269,10 @@ class Dialogue:
             return self._select(heard, proc, self.pending_category, chosen.score)
         among = {c.code for c in self.candidates}
         ranked = self.matcher.rank(utt, among=among)
-        if ranked and ranked[0].score >= CLARIFY_MIN_SCORE and (
-            len(ranked) == 1 or ranked[0].score - ranked[1].score > 0.05
+        if (
+            ranked
+            and ranked[0].score >= CLARIFY_MIN_SCORE
+            and (len(ranked) == 1 or ranked[0].score - ranked[1].score > 0.05)
         ):
             proc = self.matcher.procedure(ranked[0].code)
             return self._select(heard, proc, self.pending_category, ranked[0].score)
@@ -324,7 +346,9 @@ class Dialogue:
 
     def _finish(self, termination: str, prefix: str = "") -> Reply:
         self.record.termination = termination
-        asked = any(t.action in ("answer", "menu", "not_found", "clarify") for t in self.record.turns)
+        asked = any(
+            t.action in ("answer", "menu", "not_found", "clarify") for t in self.record.turns
+        )
         if self.config.ask_satisfaction and asked:
             self.state = SATISFACTION
             text = (

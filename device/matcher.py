@@ -21,17 +21,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
 from hoixa.contract.catalogue import Catalogue, Procedure, spoken_name
 from hoixa.device.intents import Utterance, detect_category, detect_emergency, remove_span
-from hoixa.vietnamese import fold, normalize, sound_key
+from hoixa.device.synonyms import official_words
+from hoixa.vietnamese import fold, fold_syllable, normalize, sound_key
 
-ANSWER_MIN_SCORE = 0.62  # best score needed to answer without asking back
-ANSWER_MIN_LEAD = 0.12  # … and its lead over the next procedure
+ANSWER_MIN_SCORE = 0.68  # best score needed to answer without asking back
+ANSWER_MIN_LEAD = 0.1  # … and its lead over the next procedure
 LONE_MIN_SCORE = 0.48  # a lower score is enough when no other procedure comes close:
-LONE_MIN_LEAD = 0.2  # … a lead this large
+LONE_MIN_LEAD = 0.15  # … a lead this large
 LONE_MIN_COVER = 0.5  # … and most of one of its phrases said
 CLARIFY_MIN_SCORE = 0.4  # below this the question is "not found"
 CLARIFY_WINDOW = 0.15  # candidates this close to the best are offered together
@@ -41,8 +43,9 @@ BIGRAM_FACTOR = 0.8
 FUZZY_MIN_RATIO = 80  # rapidfuzz ratio needed to snap an unknown syllable to a known one
 FUZZY_MIN_LENGTH = 4
 COMMON_TERM_SHARE = 0.05  # terms in more procedures than this don't generate candidates
-PHRASE_COVER_BETA = 1.5  # covering the phrase matters more than covering the whole question
+PHRASE_COVER_BETA = 1.5
 CHATTER_FACTOR = 0.25  # how much talk words count on the question's side
+TONE_MISMATCH_CREDIT = 0.5  # same letters, other tones: maybe misheard, maybe another word
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half a word found in one procedure
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
@@ -50,12 +53,81 @@ UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half a word found in one p
 # measuring how much of the question a phrase explains.
 CHATTER = frozenset(
     sound_key(w)
-    for w in (
-        "tôi tui bác con cháu em anh chị ông bà mẹ bố ba má mệ nó mình chúng họ tụi nhà "
-        "thì là mà của cho với ở và có không được phải muốn cần giờ bây chừ rồi đã sẽ đang "
-        "này đó kia nào gì chi sao thế như vậy rứa cái những các xã đi lên về ra đây "
-        "hồi xưa nay mới vừa lắm quá luôn nữa thằng đứa"
-    ).split()
+    for w in [
+        "tôi",
+        "tui",
+        "bác",
+        "con",
+        "cháu",
+        "em",
+        "anh",
+        "chị",
+        "ông",
+        "bà",
+        "mẹ",
+        "bố",
+        "ba",
+        "má",
+        "mệ",
+        "nó",
+        "mình",
+        "chúng",
+        "họ",
+        "tụi",
+        "nhà",
+        "thì",
+        "là",
+        "mà",
+        "của",
+        "cho",
+        "với",
+        "ở",
+        "và",
+        "có",
+        "không",
+        "được",
+        "phải",
+        "muốn",
+        "cần",
+        "giờ",
+        "bây",
+        "chừ",
+        "rồi",
+        "đã",
+        "sẽ",
+        "đang",
+        "này",
+        "đó",
+        "kia",
+        "nào",
+        "gì",
+        "chi",
+        "sao",
+        "thế",
+        "như",
+        "vậy",
+        "rứa",
+        "cái",
+        "những",
+        "các",
+        "xã",
+        "đi",
+        "lên",
+        "về",
+        "ra",
+        "đây",
+        "hồi",
+        "xưa",
+        "nay",
+        "mới",
+        "vừa",
+        "lắm",
+        "quá",
+        "luôn",
+        "nữa",
+        "thằng",
+        "đứa",
+    ]
 )
 
 
@@ -91,7 +163,8 @@ class Decision:
             "category": self.category,
             "emergency": self.emergency,
             "candidates": [
-                {"code": c.code, "name": c.name, "score": round(c.score, 3)} for c in self.candidates
+                {"code": c.code, "name": c.name, "score": round(c.score, 3)}
+                for c in self.candidates
             ],
         }
 
@@ -102,6 +175,7 @@ class _Phrase:
     terms: dict[str, float]
     total: float
     factor: float
+    spellings: dict[str, set[str]]  # sound key -> the toned syllables written for it
 
 
 @dataclass
@@ -119,9 +193,16 @@ def _keys(folded_syllables: list[str]) -> list[str]:
     return [sound_key(s) for s in folded_syllables]
 
 
+def _spellings(keys: list[str], toned: list[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for key, syllable in zip(keys, toned, strict=True):
+        out[key].add(syllable)
+    return dict(out)
+
+
 def _terms(keys: list[str]) -> set[str]:
     terms = {f"u:{k}" for k in keys}
-    terms.update(f"b:{a}_{b}" for a, b in zip(keys, keys[1:], strict=False))
+    terms.update(f"b:{a}_{b}" for a, b in pairwise(keys))
     return terms
 
 
@@ -151,15 +232,17 @@ class Matcher:
     def _build(self) -> _Index:
         index = _Index()
         per_proc_terms: list[set[str]] = [set() for _ in self.procedures]
-        raw: list[tuple[int, set[str], float]] = []
+        raw: list[tuple[int, set[str], float, dict[str, set[str]]]] = []
         for i, proc in enumerate(self.procedures):
             for text, factor in procedure_phrases(proc):
-                folded = fold(text).split()
+                toned = normalize(text).split()
+                folded = [fold_syllable(s) for s in toned]
                 for s in folded:
                     index.syllables.setdefault(s, sound_key(s))
-                terms = _terms(_keys(folded))
+                keys = _keys(folded)
+                terms = _terms(keys)
                 per_proc_terms[i] |= terms
-                raw.append((i, terms, factor))
+                raw.append((i, terms, factor, _spellings(keys, toned)))
         df: dict[str, int] = defaultdict(int)
         for terms in per_proc_terms:
             for t in terms:
@@ -170,10 +253,12 @@ class Matcher:
             index.weights[t] = weight * (BIGRAM_FACTOR if t.startswith("b:") else 1.0)
         common_limit = max(50, COMMON_TERM_SHARE * n)
         index.common = {t for t, count in df.items() if count > common_limit}
-        for proc_i, terms, factor in raw:
+        for proc_i, terms, factor, spellings in raw:
             weighted = {t: index.weights[t] for t in terms}
             pid = len(index.phrases)
-            index.phrases.append(_Phrase(proc_i, weighted, sum(weighted.values()), factor))
+            index.phrases.append(
+                _Phrase(proc_i, weighted, sum(weighted.values()), factor, spellings)
+            )
             for t in terms:
                 index.postings[t].append(pid)
         self._unknown_weight = UNKNOWN_WORD_SHARE * math.log(1 + n)
@@ -208,6 +293,14 @@ class Matcher:
                 return [left, right]
         return None
 
+    @staticmethod
+    def _tone_credit(term: str, phrase: _Phrase, heard: dict[str, set[str]]) -> float:
+        for key in term[2:].split("_"):
+            said, written = heard.get(key), phrase.spellings.get(key)
+            if said is not None and written is not None and not said & written:
+                return TONE_MISMATCH_CREDIT
+        return 1.0
+
     def _query_weight(self, term: str) -> float:
         weight = self._index.weights[term]
         keys = term[2:].split("_")
@@ -217,7 +310,10 @@ class Matcher:
         """Procedures by score for an utterance (category words already removed), best first."""
         keys = self._query_keys(utt.folded)
         index = self._index
-        query_terms = {t: self._query_weight(t) for t in _terms(keys) if t in index.weights}
+        terms = _terms(keys)
+        for phrase in official_words(utt):
+            terms |= _terms(_keys(fold(phrase).split()))
+        query_terms = {t: self._query_weight(t) for t in terms if t in index.weights}
         if not query_terms:
             return []
         # Words the catalogue has never seen still count as something said that no phrase
@@ -227,6 +323,9 @@ class Matcher:
             self._unknown_weight * (CHATTER_FACTOR if k in CHATTER else 1.0) for k in unknown
         )
         seed_terms = [t for t in query_terms if t not in index.common] or list(query_terms)
+        # With tone marks in the question, "bao" (bao nhiêu) is not "báo" (báo tử): a match that
+        # only agrees once tones are dropped earns part of the credit.
+        heard = _spellings(_keys(list(utt.folded)), list(utt.toned)) if utt.has_tones else None
         candidates: set[int] = set()
         for t in seed_terms:
             candidates.update(index.postings[t])
@@ -238,8 +337,10 @@ class Matcher:
             shared = [t for t in phrase.terms if t in query_terms]
             if not shared:
                 continue
-            p_cov = sum(phrase.terms[t] for t in shared) / phrase.total
-            q_cov = sum(query_terms[t] for t in shared) / query_weight
+            credit = {t: self._tone_credit(t, phrase, heard) for t in shared} if heard else None
+            p_cov = sum(phrase.terms[t] * (credit[t] if credit else 1) for t in shared)
+            q_cov = sum(query_terms[t] * (credit[t] if credit else 1) for t in shared)
+            p_cov, q_cov = p_cov / phrase.total, q_cov / query_weight
             beta2 = PHRASE_COVER_BETA**2
             score = phrase.factor * (1 + beta2) * p_cov * q_cov / (beta2 * q_cov + p_cov)
             if score > best.get(phrase.proc, (0.0, 0.0))[0]:
@@ -271,7 +372,9 @@ class Matcher:
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
         lead = first.score - runner_up
         if (first.score >= ANSWER_MIN_SCORE and lead >= ANSWER_MIN_LEAD) or (
-            first.score >= LONE_MIN_SCORE and lead >= LONE_MIN_LEAD and first.cover >= LONE_MIN_COVER
+            first.score >= LONE_MIN_SCORE
+            and lead >= LONE_MIN_LEAD
+            and first.cover >= LONE_MIN_COVER
         ):
             return Decision(text, "answer", self.procedure(first.code), category, top)
         close = [c for c in ranked if c.score >= first.score - CLARIFY_WINDOW]

@@ -79,8 +79,10 @@ def cmd_catalogue_validate(args: argparse.Namespace) -> int:
     except cat.CatalogueError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    print(f"{args.file}: valid, version {doc['version']}, scope {doc['scope']}, "
-          f"{len(doc['procedures'])} procedures")
+    print(
+        f"{args.file}: valid, version {doc['version']}, scope {doc['scope']}, "
+        f"{len(doc['procedures'])} procedures"
+    )
     return EXIT_OK
 
 
@@ -94,13 +96,16 @@ def cmd_catalogue_import_portal(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     report = import_portal_dir(directory, commune_only=args.commune_only, version=args.version)
     for failure in report.failures:
-        print(f"skipped {failure.path} ({failure.code or 'no code'}): {failure.reason}",
-              file=sys.stderr)
+        print(
+            f"skipped {failure.path} ({failure.code or 'no code'}): {failure.reason}",
+            file=sys.stderr,
+        )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     Path(args.out).write_text(cat.dumps(report.catalogue), encoding="utf-8")
-    print(f"imported {report.imported} procedures, skipped {len(report.failures)}; "
-          f"wrote {args.out}")
+    print(
+        f"imported {report.imported} procedures, skipped {len(report.failures)}; wrote {args.out}"
+    )
     return EXIT_OK
 
 
@@ -138,13 +143,19 @@ def cmd_catalogue_status(args: argparse.Namespace) -> int:
     from hoixa.device.config import load_config
 
     catalogue, origin = open_catalogue(load_config(args.config).data_dir)
-    print(json.dumps({
-        "origin": origin,
-        "version": catalogue["version"],
-        "scope": catalogue["scope"],
-        "issued_at": catalogue["issued_at"],
-        "procedures": len(catalogue["procedures"]),
-    }, ensure_ascii=False, indent=1))
+    print(
+        json.dumps(
+            {
+                "origin": origin,
+                "version": catalogue["version"],
+                "scope": catalogue["scope"],
+                "issued_at": catalogue["issued_at"],
+                "procedures": len(catalogue["procedures"]),
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
     return EXIT_OK
 
 
@@ -164,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_catalogue(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--catalogue", help="catalogue JSON file (default: the box's own)")
-        p.add_argument("--config", help="device configuration TOML (default /etc/hoixa/device.toml)")
+        p.add_argument(
+            "--config", help="device configuration TOML (default /etc/hoixa/device.toml)"
+        )
         return p
 
     p = with_catalogue(sub.add_parser("match", help="print the matcher's decision as JSON"))

@@ -51,9 +51,9 @@ def _tone_position(base: str) -> int | None:
     lower = base.lower()
     start = 0
     # "qu" and "gi" (when another vowel follows) are consonant clusters, not vowels.
-    if lower.startswith("qu"):
-        start = 2
-    elif lower.startswith("gi") and len(lower) > 2 and lower[2] in _VOWELS:
+    if lower.startswith("qu") or (
+        lower.startswith("gi") and len(lower) > 2 and lower[2] in _VOWELS
+    ):
         start = 2
     positions = [i for i in range(start, len(lower)) if lower[i] in _VOWELS]
     if not positions:
@@ -213,9 +213,30 @@ FILLER_PHRASES = (
     "thưa chị",
 )
 FILLER_WORDS = frozenset(
-    {"ờ", "ừ", "à", "ạ", "ơi", "dạ", "thưa", "nhé", "nhá", "nha", "nhen", "hả", "hử", "ấy", "ý", "ừm", "hừm", "ơ"}
+    {
+        "ờ",
+        "ừ",
+        "à",
+        "ạ",
+        "ơi",
+        "dạ",
+        "thưa",
+        "nhé",
+        "nhá",
+        "nha",
+        "nhen",
+        "hả",
+        "hử",
+        "ấy",
+        "ý",
+        "ừm",
+        "hừm",
+        "ơ",
+    }
 )
-_FILLER_PHRASES_NORMAL = tuple(sorted((normalize(p) for p in FILLER_PHRASES), key=len, reverse=True))
+_FILLER_PHRASES_NORMAL = tuple(
+    sorted((normalize(p) for p in FILLER_PHRASES), key=len, reverse=True)
+)
 
 
 def strip_fillers(normal_text: str) -> str:

@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from conftest import make_catalogue, make_procedure
 
+from conftest import make_catalogue, make_procedure
 from hoixa.cli import main
 from hoixa.contract import catalogue as cat
 

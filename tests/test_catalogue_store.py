@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import make_catalogue, make_procedure
 
+from conftest import make_catalogue, make_procedure
 from hoixa.contract.catalogue import CatalogueError
 from hoixa.device.catalogue_store import (
     CatalogueStore,

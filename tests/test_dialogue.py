@@ -1,15 +1,17 @@
 """Every path of a conversation, on a small catalogue built here so the facts are known."""
 
 import pytest
-from conftest import make_catalogue, make_procedure
 
+from conftest import make_catalogue, make_procedure
 from hoixa.device.config import CounterInfo, DeviceConfig
 from hoixa.device.dialogue import Dialogue
 from hoixa.device.matcher import Matcher
 
 CONFIG = DeviceConfig(
     commune_name="xã Tân Phú",
-    counter=CounterInfo(name="bộ phận một cửa xã Tân Phú", location="tầng một", phone="0277 3851 234"),
+    counter=CounterInfo(
+        name="bộ phận một cửa xã Tân Phú", location="tầng một", phone="0277 3851 234"
+    ),
 )
 
 
@@ -23,19 +25,39 @@ def matcher() -> Matcher:
             documents=[
                 {"name": "Tờ khai đăng ký khai sinh", "copies": 1, "form": "original"},
                 {"name": "Giấy chứng sinh", "copies": 1, "form": "original"},
-                {"name": "Văn bản ủy quyền", "form": "original", "condition": "nếu nhờ người khác đi làm"},
+                {
+                    "name": "Văn bản ủy quyền",
+                    "form": "original",
+                    "condition": "nếu nhờ người khác đi làm",
+                },
             ],
-            fees=[{"name": "Lệ phí đăng ký khai sinh đúng hạn", "amount_vnd": 0,
-                   "exemptions": ["Đăng ký khai sinh đúng hạn"]}],
+            fees=[
+                {
+                    "name": "Lệ phí đăng ký khai sinh đúng hạn",
+                    "amount_vnd": 0,
+                    "exemptions": ["Đăng ký khai sinh đúng hạn"],
+                }
+            ],
         ),
         make_procedure("1.000894", "Đăng ký kết hôn", ["làm hôn thú"]),
-        make_procedure("2.000815", "Chứng thực bản sao từ bản chính", ["công chứng giấy tờ"],
-                       fees=[{"name": "Phí chứng thực bản sao", "amount_vnd": 2000, "unit": "trang"}],
-                       caveats=[{"field": "fees", "note": "Từ trang thứ ba thu 1.000 đồng một trang."}]),
-        make_procedure("1.014061", "Cấp thẻ căn cước cho người từ đủ 14 tuổi",
-                       ["làm thẻ căn cước cho người lớn"]),
-        make_procedure("1.014062", "Cấp thẻ căn cước cho người dưới 14 tuổi",
-                       ["làm thẻ căn cước cho trẻ em"]),
+        make_procedure(
+            "2.000815",
+            "Chứng thực bản sao từ bản chính",
+            ["công chứng giấy tờ"],
+            fees=[{"name": "Phí chứng thực bản sao", "amount_vnd": 2000, "unit": "trang"}],
+            caveats=[{"field": "fees", "note": "Từ trang thứ ba thu 1.000 đồng một trang."}],
+        ),
+        # Two procedures people name alike: "làm căn cước" fits both.
+        make_procedure(
+            "1.014061",
+            "Cấp thẻ căn cước cho người từ đủ 14 tuổi",
+            ["làm căn cước", "làm căn cước cho người lớn"],
+        ),
+        make_procedure(
+            "1.014062",
+            "Cấp thẻ căn cước cho người dưới 14 tuổi",
+            ["làm căn cước", "làm căn cước cho trẻ em"],
+        ),
     ]
     return Matcher(make_catalogue(procs))
 
@@ -112,7 +134,7 @@ def test_close_candidates_are_offered_and_a_number_chooses(talk):
     assert reply.action == "clarify" and reply.expects == "choice"
     assert "Số một" in reply.text and "Số hai" in reply.text
     chosen = talk.handle("số hai")
-    candidates = [t.candidates for t in talk.record.turns if t.action == "clarify"][0]
+    candidates = next(t.candidates for t in talk.record.turns if t.action == "clarify")
     assert chosen.procedure == candidates[1]
 
 

@@ -100,9 +100,17 @@ def test_command_words_inside_a_question_are_not_commands():
 
 @pytest.mark.parametrize(
     ("text", "answer"),
-    [("có", True), ("dạ", True), ("đúng rồi", True), ("hài lòng", True), ("không", False),
-     ("không hài lòng", False), ("hông phải", False), ("không phải đâu", False),
-     ("làm giấy khai sinh", None)],
+    [
+        ("có", True),
+        ("dạ", True),
+        ("đúng rồi", True),
+        ("hài lòng", True),
+        ("không", False),
+        ("không hài lòng", False),
+        ("hông phải", False),
+        ("không phải đâu", False),
+        ("làm giấy khai sinh", None),
+    ],
 )
 def test_yes_no(text, answer):
     assert detect_yes_no(Utterance.of(text, keep_fillers=True)) is answer

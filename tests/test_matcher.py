@@ -1,8 +1,8 @@
 import csv
 
 import pytest
-from conftest import ROOT, make_catalogue, make_procedure
 
+from conftest import ROOT, make_catalogue, make_procedure
 from hoixa.contract.catalogue import load_default
 from hoixa.device.matcher import Matcher
 
@@ -97,20 +97,22 @@ def _labelled() -> list[dict]:
 
 
 def test_a_sample_of_the_labelled_villager_queries():
-    """Every third labelled query: right most of the time, almost never wrong."""
+    """Every third labelled query: helped most of the time, almost never answered wrongly.
+
+    Helped = answered with the right procedure, or asked back offering the right one.
+    """
     matcher = Matcher(load_default())
     rows = _labelled()[::3]
     assert len(rows) >= 100
-    right = wrong = 0
+    helped = wrong = 0
     for row in rows:
         decision = matcher.match(row["query"])
         expected = row["expected"]
         got = decision.procedure["code"] if decision.procedure else decision.action
-        if decision.action == "clarify":
-            continue
-        if got == expected:
-            right += 1
+        offered = [c.code for c in decision.candidates]
+        if got == expected or (decision.action == "clarify" and expected in offered):
+            helped += 1
         elif decision.action == "answer" or expected == "emergency":
             wrong += 1
-    assert right / len(rows) >= 0.85, f"right {right}/{len(rows)}"
+    assert helped / len(rows) >= 0.85, f"helped {helped}/{len(rows)}"
     assert wrong / len(rows) <= 0.03, f"wrong {wrong}/{len(rows)}"

@@ -63,8 +63,16 @@ def test_has_diacritics():
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("trình", "chình"), ("sinh", "xin"), ("dân", "giân"), ("rồi", "dồi"), ("lúa", "núa"),
-     ("thường", "thườn"), ("học", "hột"), ("vậy", "dậy")],
+    [
+        ("trình", "chình"),
+        ("sinh", "xin"),
+        ("dân", "giân"),
+        ("rồi", "dồi"),
+        ("lúa", "núa"),
+        ("thường", "thườn"),
+        ("học", "hột"),
+        ("vậy", "dậy"),
+    ],
 )
 def test_sound_key_merges_confusable_pronunciations(a, b):
     assert sound_key(a) == sound_key(b)

@@ -1,0 +1,135 @@
+"""Everyday words for the things procedures are officially named after.
+
+Villagers say "cưới" for kết hôn, "chứng minh thư" for the căn cước that replaced it, "sổ đỏ"
+for the land-use certificate, "tiền già" for the old-age allowance. Aliases in the catalogue
+cover whole phrases for one procedure; this table covers words that recur across many, so
+"làm lại chứng minh thư bị mất" finds "cấp lại thẻ căn cước" without an alias for every
+combination. The official words are ADDED to what was heard, never substituted, so a phrase
+that matches the villager's own words still matches.
+"""
+
+from __future__ import annotations
+
+from hoixa.device.intents import Utterance, _compile, find_phrases
+
+EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
+    # hộ tịch
+    "kết hôn": ("cưới", "cưới vợ", "cưới chồng", "lấy vợ", "lấy chồng", "hôn thú", "thành hôn"),
+    "khai sinh": ("mới sinh", "mới đẻ", "vừa sinh", "vừa đẻ", "giấy khai sanh", "khai sanh"),
+    "khai tử": ("qua đời", "mất rồi", "đã mất", "mới mất", "chết", "từ trần", "chứng tử", "báo tử"),
+    "tình trạng hôn nhân": (
+        "độc thân",
+        "chưa có vợ",
+        "chưa có chồng",
+        "chưa lấy vợ",
+        "chưa lấy chồng",
+        "chưa kết hôn",
+    ),
+    "nhận cha mẹ con": (
+        "nhận cha",
+        "nhận con",
+        "nhận bố",
+        "nhận mẹ",
+        "nhận ba",
+        "nhận má",
+        "công nhận cha",
+        "nhận lại con",
+    ),
+    "giám hộ": ("người đỡ đầu", "đỡ đầu", "nuôi cháu mồ côi", "trông nom"),
+    "cải chính": (
+        "sửa tên",
+        "đổi tên",
+        "sửa ngày sinh",
+        "ghi sai",
+        "viết sai",
+        "sửa lại",
+        "sai tên",
+        "sai ngày",
+        "sửa năm sinh",
+        "sửa quê quán",
+        "bổ sung thông tin",
+    ),
+    "đăng ký lại": ("sổ gốc bị mất", "mất sổ gốc", "sổ bị mất", "không còn sổ", "mất hết sổ"),
+    # chứng thực
+    "chứng thực": ("công chứng", "thị thực", "xác nhận của xã"),
+    "chứng thực bản sao": ("sao y", "sao y bản chính", "photo công chứng", "bản photo"),
+    "chữ ký": ("chữ kí", "điểm chỉ", "lăn tay"),
+    "hợp đồng giao dịch": ("cho tặng", "tặng cho", "mua bán", "chuyển nhượng", "sang tên"),
+    "phân chia di sản": ("chia thừa kế", "chia tài sản", "chia đất", "chia nhà", "chia gia tài"),
+    # cư trú, căn cước
+    "thường trú": ("hộ khẩu", "nhập khẩu", "nhập hộ khẩu"),
+    "xóa đăng ký thường trú": (
+        "cắt khẩu",
+        "cắt hộ khẩu",
+        "xóa hộ khẩu",
+        "rút hộ khẩu",
+        "ra khỏi hộ khẩu",
+        "xóa tên khỏi hộ khẩu",
+    ),
+    "tạm trú": ("ở trọ", "thuê trọ", "thuê nhà", "ở tạm", "ở nhờ", "nhà trọ"),
+    "tạm vắng": ("đi vắng", "vắng nhà", "đi làm xa", "đi xa lâu ngày"),
+    "căn cước": ("chứng minh thư", "chứng minh nhân dân", "cmnd", "cccd", "thẻ căn cước công dân"),
+    "cấp lại": ("bị mất", "đánh mất", "đánh rơi", "thất lạc", "bị lạc", "làm mất"),
+    "cấp đổi": (
+        "hết hạn",
+        "bị hỏng",
+        "gãy",
+        "bị mờ",
+        "rách",
+        "bị hư",
+        "đổi thẻ",
+        "đổi cái mới",
+        "đổi sang",
+    ),
+    # đất đai, xã hội
+    "giấy chứng nhận quyền sử dụng đất": ("sổ đỏ", "sổ hồng", "bìa đỏ", "giấy đỏ", "bằng khoán"),
+    "hòa giải tranh chấp đất đai": (
+        "lấn đất",
+        "lấn ranh",
+        "lấn sang",
+        "cãi nhau về đất",
+        "tranh chấp ranh giới",
+    ),
+    "trợ cấp": ("tiền già", "tiền trợ cấp", "tiền hỗ trợ"),
+    "neo đơn": (
+        "ở một mình",
+        "sống một mình",
+        "không ai chăm",
+        "không ai nuôi",
+        "không con cháu",
+        "không nơi nương tựa",
+        "không người thân",
+    ),
+    "người cao tuổi": ("người già", "già yếu", "ông cụ", "bà cụ", "cụ già"),
+    "khuyết tật": (
+        "tàn tật",
+        "câm điếc",
+        "bị câm",
+        "bị điếc",
+        "bị mù",
+        "liệt",
+        "thiểu năng",
+        "tâm thần",
+    ),
+    "hộ nghèo": ("nhà nghèo", "hộ cận nghèo", "sổ nghèo"),
+    "hộ kinh doanh": (
+        "mở quán",
+        "mở tiệm",
+        "buôn bán nhỏ",
+        "giấy phép kinh doanh",
+        "đăng ký kinh doanh",
+        "bán hàng tạp hóa",
+    ),
+    "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
+}
+
+_TABLE = _compile(EVERYDAY_WORDS)
+
+
+def official_words(utt: Utterance) -> list[str]:
+    """The official phrases for the everyday words heard, in order, without repeats."""
+    out: list[str] = []
+    for hit in find_phrases(utt, _TABLE):
+        if hit.key not in out:
+            out.append(hit.key)
+    return out
