@@ -472,26 +472,42 @@ class PhraseHit:
     end: int
 
 
-def _compile(
-    table: dict[str, tuple[str, ...]],
-) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
-    """(key, toned syllables, folded syllables) per phrase, longest phrases first."""
-    out = []
+@dataclass(frozen=True)
+class PhraseTable:
+    """Phrases to look for, indexed by their first syllable (toned and folded).
+
+    Looking phrases up by the syllable they start with keeps detection to a few dictionary
+    lookups per syllable heard, however many phrases the tables hold.
+    """
+
+    by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
+    by_folded: dict[str, list[tuple[int, str, tuple[str, ...]]]]
+
+
+def compile_phrases(table: dict[str, tuple[str, ...]]) -> PhraseTable:
+    """Index a {key: phrases} table; earlier phrases win ties between equally long hits."""
+    by_toned: dict[str, list] = {}
+    by_folded: dict[str, list] = {}
+    order = 0
     for key, phrases in table.items():
         for phrase in phrases:
             toned = tuple(normalize(phrase).split())
-            out.append((key, toned, tuple(fold(phrase).split())))
-    out.sort(key=lambda item: -len(item[1]))
-    return out
+            folded = tuple(fold(phrase).split())
+            if not toned:
+                continue
+            by_toned.setdefault(toned[0], []).append((order, key, toned))
+            by_folded.setdefault(folded[0], []).append((order, key, folded))
+            order += 1
+    return PhraseTable(by_toned, by_folded)
 
 
-_CATEGORY = _compile(CATEGORY_PHRASES)
-_SECTION = _compile(SECTION_NAMES)
-_EMERGENCY = _compile(EMERGENCY_PHRASES)
-_COMMANDS = _compile(COMMAND_PHRASES)
-_CONTEXT = _compile({"procedure": _PROCEDURE_CONTEXT})
-_YES = _compile({"yes": YES_PHRASES})
-_NO = _compile({"no": NO_PHRASES})
+_CATEGORY = compile_phrases(CATEGORY_PHRASES)
+_SECTION = compile_phrases(SECTION_NAMES)
+_EMERGENCY = compile_phrases(EMERGENCY_PHRASES)
+_COMMANDS = compile_phrases(COMMAND_PHRASES)
+_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT})
+_YES = compile_phrases({"yes": YES_PHRASES})
+_NO = compile_phrases({"no": NO_PHRASES})
 
 
 @dataclass(frozen=True)
@@ -512,32 +528,34 @@ class Utterance:
         return len(self.toned)
 
 
-def _find(seq: tuple[str, ...], needle: tuple[str, ...]) -> int:
-    n = len(needle)
-    for i in range(len(seq) - n + 1):
-        if seq[i : i + n] == needle:
-            return i
-    return -1
+def find_phrases(
+    utt: Utterance, table: PhraseTable, *, first_only: bool = False
+) -> list[PhraseHit]:
+    """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
 
-
-def find_phrases(utt: Utterance, table, *, first_only: bool = False) -> list[PhraseHit]:
-    """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones."""
+    When the text has tones that do not fit a phrase, its folded form is still accepted for
+    phrases of two or more syllables, which are rarely ambiguous ("nói lại" said "nói lai").
+    """
+    found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
+    for i in range(len(utt)):
+        if utt.has_tones:
+            for order, key, needle in table.by_toned.get(utt.toned[i], ()):
+                if utt.toned[i : i + len(needle)] == needle:
+                    found.append((-len(needle), order, i, key))
+        for order, key, needle in table.by_folded.get(utt.folded[i], ()):
+            if (not utt.has_tones or len(needle) >= 2) and utt.folded[
+                i : i + len(needle)
+            ] == needle:
+                found.append((-len(needle), order, i, key))
+    found.sort()
     hits: list[PhraseHit] = []
     taken: set[int] = set()
-    for key, toned, folded in table:
-        seq, needle = (utt.toned, toned) if utt.has_tones else (utt.folded, folded)
-        start = _find(seq, needle)
-        if start < 0 and utt.has_tones and len(folded) >= 2:
-            # Tones are present but may be wrong for this phrase: accept the folded form
-            # only for phrases of two or more syllables, which are rarely ambiguous.
-            start = _find(utt.folded, folded)
-        if start < 0:
-            continue
-        span = set(range(start, start + len(needle)))
+    for neg_length, _, start, key in found:
+        span = set(range(start, start - neg_length))
         if span & taken:
             continue
         taken |= span
-        hits.append(PhraseHit(key, start, start + len(needle)))
+        hits.append(PhraseHit(key, start, start - neg_length))
         if first_only:
             break
     return sorted(hits, key=lambda h: h.start)

@@ -10,7 +10,7 @@ that matches the villager's own words still matches.
 
 from __future__ import annotations
 
-from hoixa.device.intents import Utterance, _compile, find_phrases
+from hoixa.device.intents import Utterance, compile_phrases, find_phrases
 
 EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     # hộ tịch
@@ -123,7 +123,7 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
 }
 
-_TABLE = _compile(EVERYDAY_WORDS)
+_TABLE = compile_phrases(EVERYDAY_WORDS)
 
 
 def official_words(utt: Utterance) -> list[str]:
