@@ -31,12 +31,12 @@ from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.synonyms import official_words
 from hoixa.vietnamese import fold_syllable, normalize, sound_key
 
-ANSWER_MIN_SCORE = 0.68  # best score needed to answer without asking back
-ANSWER_MIN_LEAD = 0.1  # … and its lead over the next procedure
+ANSWER_MIN_SCORE = 0.66  # best score needed to answer without asking back
+ANSWER_MIN_LEAD = 0.12  # … and its lead over the next procedure
 LONE_MIN_SCORE = 0.48  # a lower score is enough when no other procedure comes close:
 LONE_MIN_LEAD = 0.15  # … a lead this large
-LONE_MIN_COVER = 0.5  # … and most of one of its phrases said
-CLARIFY_MIN_SCORE = 0.4  # below this the question is "not found"
+LONE_MIN_COVER = 0.6  # … and most of one of its phrases said
+CLARIFY_MIN_SCORE = 0.42  # below this the question is "not found"
 CLARIFY_WINDOW = 0.15  # candidates this close to the best are offered together
 MAX_CLARIFY = 3
 KEYWORD_FACTOR = 0.45  # a keyword alone can make the box ask back, never answer
@@ -45,6 +45,7 @@ FUZZY_MIN_LENGTH = 4
 PHRASE_COVER_BETA = 1.5  # covering the phrase matters more than covering the whole question
 CHATTER_FACTOR = 0.25  # how much talk words count on the question's side
 TONE_MISMATCH_CREDIT = 0.5  # same letters, other tones: maybe misheard, maybe another word
+SUPPORT_BONUS = 0.15  # share of a second fitting phrase added to the best one
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half as much as the rarest known one
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
@@ -142,23 +143,23 @@ class Matcher:
 
     # -- the question's terms -------------------------------------------------------------
 
-    def _heard_syllables(self, utt: Utterance) -> list[tuple[str, str | None]]:
-        """(sound key, toned spelling or None) per syllable heard, repaired where needed.
+    def _heard_syllables(self, utt: Utterance) -> list[tuple[str, str | None, str]]:
+        """(sound key, toned spelling or None, folded spelling) per syllable heard, repaired.
 
         A syllable the catalogue never uses may be two run together ("khaisinh") or a near
         miss of a known one: split it, or snap it to the closest known syllable.
         """
-        out: list[tuple[str, str | None]] = []
+        out: list[tuple[str, str | None, str]] = []
         known = self._index.known_keys
         for toned, folded in zip(utt.toned, utt.folded, strict=True):
             key = sound_key(folded)
             spelling = toned if utt.has_tones else None
             if key in known or len(folded) < FUZZY_MIN_LENGTH or not folded.isalpha():
-                out.append((key, spelling))
+                out.append((key, spelling, folded))
                 continue
             split = self._split_merged(folded)
             if split:
-                out += [(k, None) for k in split]
+                out += [(sound_key(part), None, part) for part in split]
                 continue
             best = process.extractOne(
                 folded,
@@ -166,14 +167,17 @@ class Matcher:
                 scorer=fuzz.ratio,
                 score_cutoff=FUZZY_MIN_RATIO,
             )
-            out.append((self._index.syllables[best[0]], None) if best else (key, spelling))
+            if best:
+                out.append((self._index.syllables[best[0]], None, best[0]))
+            else:
+                out.append((key, spelling, folded))
         return out
 
     def _split_merged(self, syl: str) -> list[str] | None:
         known = self._index.known_keys
         for cut in range(2, len(syl) - 1):
-            left, right = sound_key(syl[:cut]), sound_key(syl[cut:])
-            if left in known and right in known:
+            left, right = syl[:cut], syl[cut:]
+            if sound_key(left) in known and sound_key(right) in known:
                 return [left, right]
         return None
 
@@ -182,13 +186,13 @@ class Matcher:
         segments = [self._heard_syllables(utt)]
         for phrase in official_words(utt):
             toned = normalize(phrase).split()
-            segments.append([(sound_key(fold_syllable(s)), s) for s in toned])
+            segments.append([(sound_key(fold_syllable(s)), s, fold_syllable(s)) for s in toned])
         terms: dict[str, QueryTerm] = {}
         total = 0.0
         for segment in segments:
-            grams = [([k], [s]) for k, s in segment]
-            grams += [([a, b], [sa, sb]) for (a, sa), (b, sb) in pairwise(segment)]
-            for keys, spellings in grams:
+            grams = [[syllable] for syllable in segment] + [list(p) for p in pairwise(segment)]
+            for gram in grams:
+                keys = [k for k, _, _ in gram]
                 key_term = ("u:" if len(keys) == 1 else "b:") + "_".join(keys)
                 if key_term in terms:
                     continue
@@ -200,8 +204,9 @@ class Matcher:
                         total += self._index.unknown_weight * UNKNOWN_WORD_SHARE * chatter
                         terms[key_term] = QueryTerm(key_term, 0.0, 0.0)
                     continue
-                weight = self._index.weights[key_term] * chatter
+                weight = self._index.weight([f for _, _, f in gram], keys) * chatter
                 total += weight
+                spellings = [s for _, s, _ in gram]
                 if all(spellings):
                     # With tone marks heard, "bao" (bao nhiêu) is not "báo" (báo tử): a match
                     # that only agrees once tones are dropped earns part of the credit.
@@ -223,21 +228,24 @@ class Matcher:
         p, q = scores.phrase_cover, scores.question_cover
         beta2 = PHRASE_COVER_BETA**2
         score = scores.factor * (1 + beta2) * p * q / np.maximum(beta2 * q + p, 1e-9)
-        seen: set[int] = set()
-        ranked: list[Candidate] = []
+        # Best phrase per procedure, plus a little for a second phrase that also fits: the
+        # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
+        # its special cases ("đăng ký lại khai tử") by one.
+        best: dict[int, list[float]] = {}
         for i in _best_first(score, limit=10 * MAX_PHRASES_PER_RANK):
             proc = int(scores.procs[i])
-            if proc in seen:
-                continue
-            seen.add(proc)
+            if proc not in best:
+                best[proc] = [float(score[i]), float(p[i]), 0.0]
+            elif best[proc][2] == 0.0:
+                best[proc][2] = float(score[i])
+        ranked = []
+        for proc, (first, cover, second) in best.items():
             code = self.procedures[proc]["code"]
-            if among is not None and code not in among:
-                continue
-            name = self.procedures[proc]["name"]
-            ranked.append(Candidate(code, name, float(score[i]), float(p[i])))
-            if len(ranked) == 10:
-                break
-        return ranked
+            if among is None or code in among:
+                total_score = min(first + SUPPORT_BONUS * second, 1.0)
+                ranked.append(Candidate(code, self.procedures[proc]["name"], total_score, cover))
+        ranked.sort(key=lambda c: -c.score)
+        return ranked[:10]
 
     def match(self, text: str) -> Decision:
         """Understand one utterance: emergency, answer, clarify or not found."""

@@ -46,53 +46,72 @@ class PhraseScores:
 
 
 class PhraseIndex:
-    """Weighted terms of all phrases; built once per catalogue."""
+    """Weighted terms of all phrases; built once per catalogue.
+
+    Terms MATCH by sound key but WEIGH by spelling: "vắng" and "dân" share the key "zan", yet
+    "vắng" is in one procedure and "dân" in dozens, so a match on "vắng" counts for much more.
+    """
 
     def __init__(self, phrases: list[tuple[int, str, float]], n_procedures: int):
         """`phrases`: (procedure index, text, strength factor) for every phrase."""
         self.n_procedures = max(n_procedures, 1)
         self.syllables: dict[str, str] = {}  # folded syllable -> sound key
         parsed = []
-        proc_terms: dict[int, set[str]] = defaultdict(set)
+        spelled: dict[int, set[str]] = defaultdict(set)
+        keyed: dict[int, set[str]] = defaultdict(set)
         for proc, text, factor in phrases:
             toned = normalize(text).split()
             folded = [fold_syllable(s) for s in toned]
             keys = [sound_key(s) for s in folded]
             for syl, key in zip(folded, keys, strict=True):
                 self.syllables.setdefault(syl, key)
-            parsed.append((proc, toned, keys, factor))
-            proc_terms[proc].update(key_terms(keys))
-        df: dict[str, int] = defaultdict(int)
-        for terms in proc_terms.values():
-            for term in terms:
-                df[term] += 1
-        self.weights = {
-            t: math.log(1 + self.n_procedures / c) * (BIGRAM_FACTOR if t[0] == "b" else 1.0)
-            for t, c in df.items()
-        }
+            parsed.append((proc, toned, folded, keys, factor))
+            spelled[proc].update(key_terms(folded))
+            keyed[proc].update(key_terms(keys))
+        self._spelled_idf = self._idf(spelled.values())
+        self._keyed_idf = self._idf(keyed.values())
         self.known_keys = frozenset(self.syllables.values())
         self.unknown_weight = math.log(1 + self.n_procedures)  # as rare as a word can be
         self._build_postings(parsed)
+
+    def _idf(self, term_sets) -> dict[str, float]:
+        df: dict[str, int] = defaultdict(int)
+        for terms in term_sets:
+            for term in terms:
+                df[term] += 1
+        return {t: math.log(1 + self.n_procedures / c) for t, c in df.items()}
+
+    def weight(self, folded: list[str], keys: list[str]) -> float:
+        """How much a syllable (or a pair) tells, from its spelling, else from its sound."""
+        if len(folded) == 1:
+            return self._spelled_idf.get(f"u:{folded[0]}") or self._keyed_idf[f"u:{keys[0]}"]
+        pair = self._spelled_idf.get(f"b:{folded[0]}_{folded[1]}") or self._keyed_idf.get(
+            f"b:{keys[0]}_{keys[1]}", 0.0
+        )
+        # A rare pair of common syllables ("báo tạm") is not rare information: a pair weighs
+        # at most the mean of its two syllables.
+        mean = (self.weight(folded[:1], keys[:1]) + self.weight(folded[1:], keys[1:])) / 2
+        return BIGRAM_FACTOR * min(pair, mean)
 
     def _build_postings(self, parsed) -> None:
         ids: dict[str, list[int]] = defaultdict(list)
         vals: dict[str, list[float]] = defaultdict(list)
         totals, procs, factors = [], [], []
-        for pid, (proc, toned, keys, factor) in enumerate(parsed):
+        for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
             weighted: dict[str, float] = {}
-            for term in key_terms(keys):
-                weighted[term] = self.weights[term]
-            exact = {f"t:{s}": f"u:{k}" for s, k in zip(toned, keys, strict=True)}
-            exact |= {
-                f"bt:{a}_{b}": f"b:{ka}_{kb}"
-                for (a, ka), (b, kb) in pairwise(zip(toned, keys, strict=True))
-            }
-            for term, weight in weighted.items():
-                ids[term].append(pid)
-                vals[term].append(weight)
-            for term, key_term in exact.items():
-                ids[term].append(pid)
-                vals[term].append(self.weights[key_term])
+            grams = [([i], f"u:{keys[i]}", f"t:{toned[i]}") for i in range(len(keys))]
+            grams += [
+                ([i, i + 1], f"b:{keys[i]}_{keys[i + 1]}", f"bt:{toned[i]}_{toned[i + 1]}")
+                for i in range(len(keys) - 1)
+            ]
+            for positions, key_term, exact_term in grams:
+                if key_term in weighted:
+                    continue
+                weight = self.weight([folded[i] for i in positions], [keys[i] for i in positions])
+                weighted[key_term] = weight
+                for term in (key_term, exact_term):
+                    ids[term].append(pid)
+                    vals[term].append(weight)
             totals.append(sum(weighted.values()))
             procs.append(proc)
             factors.append(factor)

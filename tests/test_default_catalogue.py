@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from hoixa.contract import catalogue
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

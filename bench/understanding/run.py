@@ -1,0 +1,487 @@
+"""How well does the box understand villagers? Run the labelled questions through the matcher.
+
+    python bench/understanding/run.py [--rates 0,0.1,0.2] [--seed 1] [--repeat 3]
+        [--shared DIR] [--markdown OUT.md] [--failures 20] [--only default,synthetic]
+
+Catalogues: the shipped default; the 588 commune-level portal records imported as they are;
+those records with the default overlaid (the realistic deployment); and a generated
+10,000-procedure catalogue around the default. Every metric is explained in README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import importlib.util
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SHARED = HERE.parents[1].parent / "shared"
+PORTAL_RAW = Path("data/tthc/chatbot_tthc/data/raw")
+QUERIES = HERE / "queries.tsv"
+SYNTHETIC_SIZE = 10_000
+NOT_FOUND, EMERGENCY = "not_found", "emergency"
+
+GOAL_TOP1_CLEAN = 0.95
+GOAL_TOP1_CORRUPT = 0.90
+GOAL_CORRUPT_RATE = 0.2
+GOAL_WRONG = 0.02
+GOAL_P95_MS = 5.0
+
+
+def _load_sibling(name: str) -> ModuleType:
+    """Import a module that sits beside this script (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    expected: str  # a procedure code, "not_found" or "emergency"
+    category: str  # "" when the question only names the procedure
+    tags: frozenset[str]
+
+    @property
+    def is_procedure(self) -> bool:
+        return self.expected not in (NOT_FOUND, EMERGENCY)
+
+
+def load_queries(path: Path = QUERIES) -> list[Query]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [
+            Query(
+                row["query"],
+                row["expected"],
+                row["category"] or "",
+                frozenset(t for t in (row["tags"] or "").split(",") if t),
+            )
+            for row in reader
+        ]
+
+
+# -- catalogues --------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    label: str
+    doc: dict[str, Any] | None
+    note: str = ""
+
+
+def overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `top`'s procedures replacing same-code ones and added otherwise."""
+    doc = copy.copy(base)
+    by_code = {p["code"]: p for p in top["procedures"]}
+    procedures = [by_code.pop(p["code"], p) for p in base["procedures"]]
+    doc["procedures"] = procedures + list(by_code.values())
+    return doc
+
+
+def portal_catalogue(shared: Path) -> tuple[dict[str, Any] | None, str]:
+    raw = shared / PORTAL_RAW
+    if not raw.is_dir():
+        return None, f"skipped: {raw} not found (pass --shared DIR)"
+    try:
+        from hoixa.server.portal_import import import_portal_dir
+    except ImportError as exc:
+        return None, f"skipped: portal importer not available ({exc})"
+    return import_portal_dir(raw, commune_only=True).catalogue, ""
+
+
+def catalogues(shared: Path, seed: int, only: set[str] | None) -> list[Bench]:
+    from hoixa.contract.catalogue import load_default
+
+    default = load_default()
+    wanted = lambda label: only is None or label in only  # noqa: E731
+    out = []
+    if wanted("default"):
+        out.append(Bench("default", default))
+    if wanted("portal") or wanted("portal+default"):
+        portal, why = portal_catalogue(shared)
+        if wanted("portal"):
+            out.append(Bench("portal", portal, why))
+        if wanted("portal+default"):
+            out.append(Bench("portal+default", portal and overlay(portal, default), why))
+    if wanted("synthetic"):
+        synth = _load_sibling("synth_catalogue")
+        out.append(Bench("synthetic", synth.generate(SYNTHETIC_SIZE, seed, default)))
+    return out
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    query: Query
+    heard: str  # the text given to the matcher (corrupted or not)
+    decision: Any
+    ms: float
+
+    @property
+    def action(self) -> str:
+        return self.decision.action
+
+    @property
+    def answered(self) -> str | None:
+        proc = self.decision.procedure
+        return proc["code"] if self.action == "answer" and proc else None
+
+    @property
+    def top(self) -> str | None:
+        cands = self.decision.candidates
+        return cands[0].code if cands else None
+
+    @property
+    def candidate_codes(self) -> list[str]:
+        return [c.code for c in self.decision.candidates]
+
+
+def run_pass(match: Callable[[str], Any], queries: list[Query], heard: list[str]) -> list[Outcome]:
+    outcomes = []
+    for query, text in zip(queries, heard, strict=True):
+        start = time.perf_counter()
+        decision = match(text)
+        outcomes.append(Outcome(query, text, decision, (time.perf_counter() - start) * 1000))
+    return outcomes
+
+
+def _share(count: int, total: int) -> float | None:
+    return count / total if total else None
+
+
+def metrics(outcomes: list[Outcome]) -> dict[str, float | None]:
+    """Every figure of the report for one set of outcomes (pooled over repeats)."""
+    procs = [o for o in outcomes if o.query.is_procedure]
+    oos = [o for o in outcomes if o.query.expected == NOT_FOUND]
+    emerg = [o for o in outcomes if o.query.expected == EMERGENCY]
+    with_cat = [o for o in outcomes if o.query.category]
+    said_nf = [o for o in outcomes if o.action == NOT_FOUND]
+    wrong_code = sum(1 for o in procs if o.answered and o.answered != o.query.expected)
+    oos_answered = sum(1 for o in oos if o.action == "answer")
+    emerg_missed = sum(1 for o in emerg if o.action != EMERGENCY)
+    clarified = [o for o in procs if o.action == "clarify"]
+    times = sorted(o.ms for o in outcomes)
+    return {
+        "n": len(outcomes),
+        "n_proc": len(procs),
+        "top1": _share(sum(1 for o in procs if o.top == o.query.expected), len(procs)),
+        "answered_right": _share(
+            sum(1 for o in procs if o.answered == o.query.expected), len(procs)
+        ),
+        "clarify": _share(len(clarified), len(procs)),
+        "clarify_hit": _share(
+            sum(1 for o in clarified if o.query.expected in o.candidate_codes), len(procs)
+        ),
+        "missed": _share(sum(1 for o in procs if o.action == NOT_FOUND), len(procs)),
+        "wrong": _share(wrong_code + oos_answered + emerg_missed, len(outcomes)),
+        "wrong_code": _share(wrong_code, len(procs)),
+        "oos_answered": _share(oos_answered, len(oos)),
+        "emergency_missed": _share(emerg_missed, len(emerg)),
+        "false_emergency": _share(
+            sum(1 for o in outcomes if o.action == EMERGENCY and o.query.expected != EMERGENCY),
+            len(outcomes) - len(emerg),
+        ),
+        "nf_precision": _share(
+            sum(1 for o in said_nf if o.query.expected == NOT_FOUND), len(said_nf)
+        ),
+        "nf_recall": _share(sum(1 for o in oos if o.action == NOT_FOUND), len(oos)),
+        "emergency_recall": _share(len(emerg) - emerg_missed, len(emerg)),
+        "category": _share(
+            sum(1 for o in with_cat if o.decision.category == o.query.category), len(with_cat)
+        ),
+        "p50": statistics.median(times) if times else None,
+        "p95": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] if times else None,
+        "max": times[-1] if times else None,
+    }
+
+
+@dataclass
+class Row:
+    catalogue: str
+    rate: float
+    subset: str
+    figures: dict[str, float | None]
+
+
+@dataclass
+class CatalogueRun:
+    bench: Bench
+    procedures: int
+    build_ms: float
+    used: int
+    total: int
+    rows: list[Row]
+    clean_outcomes: list[Outcome]  # rate 0, every row: for the failure list
+
+
+def corrupted_texts(
+    queries: list[Query], rates: list[float], seed: int, repeat: int
+) -> dict[float, list[list[str]]]:
+    """The heard texts per rate and repeat, made once so every catalogue gets the same ones."""
+    corrupt = _load_sibling("corrupt")
+    texts: dict[float, list[list[str]]] = {}
+    for rate in rates:
+        if rate == 0:
+            texts[rate] = [[q.text for q in queries]]
+            continue
+        texts[rate] = []
+        for r in range(repeat):
+            rng = random.Random(f"{seed}/{rate}/{r}")
+            texts[rate].append([corrupt.corrupt(q.text, rate, rng) for q in queries])
+    return texts
+
+
+def run_catalogue(
+    bench: Bench, queries: list[Query], heard: dict[float, list[list[str]]]
+) -> CatalogueRun:
+    from hoixa.device.matcher import Matcher
+
+    doc = bench.doc
+    assert doc is not None
+    start = time.perf_counter()
+    matcher = Matcher(doc)
+    build_ms = (time.perf_counter() - start) * 1000
+    codes = {p["code"] for p in doc["procedures"]}
+    keep = [i for i, q in enumerate(queries) if not q.is_procedure or q.expected in codes]
+    used = [queries[i] for i in keep]
+    run_pass(matcher.match, used, [q.text for q in used])  # warm-up: caches, lazy imports
+    rows: list[Row] = []
+    clean_outcomes: list[Outcome] = []
+    for rate, passes in heard.items():
+        pooled: list[Outcome] = []
+        for texts in passes:
+            pooled += run_pass(matcher.match, used, [texts[i] for i in keep])
+        if rate == 0:
+            clean_outcomes = pooled
+        rows.append(
+            Row(bench.label, rate, "clean", metrics([o for o in pooled if "clean" in o.query.tags]))
+        )
+        rows.append(Row(bench.label, rate, "all", metrics(pooled)))
+    return CatalogueRun(
+        bench, len(doc["procedures"]), build_ms, len(used), len(queries), rows, clean_outcomes
+    )
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+HEADERS = (
+    "catalogue", "rate", "subset", "n", "top-1", "answered right", "clarify (right in it)",
+    "said not found", "wrong: all (code/oos/emerg)", "not_found P/R", "emerg. recall",
+    "false emerg.", "category", "ms p50/p95/max",
+)  # fmt: skip
+
+
+def table_rows(rows: Iterable[Row]) -> list[list[str]]:
+    out = []
+    for row in rows:
+        f = row.figures
+        out.append([
+            row.catalogue,
+            f"{row.rate:g}",
+            row.subset,
+            str(f["n"]),
+            _pct(f["top1"]),
+            _pct(f["answered_right"]),
+            f"{_pct(f['clarify'])} ({_pct(f['clarify_hit'])})",
+            _pct(f["missed"]),
+            f"{_pct(f['wrong'])} ({_pct(f['wrong_code'])}/{_pct(f['oos_answered'])}/"
+            f"{_pct(f['emergency_missed'])})",
+            f"{_pct(f['nf_precision'])}/{_pct(f['nf_recall'])}",
+            _pct(f["emergency_recall"]),
+            _pct(f["false_emergency"]),
+            _pct(f["category"]),
+            f"{_ms(f['p50'])}/{_ms(f['p95'])}/{_ms(f['max'])}",
+        ])  # fmt: skip
+    return out
+
+
+def plain_table(headers: tuple[str, ...], body: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, body)])
+
+
+def markdown_table(headers: tuple[str, ...], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def _figure(run: CatalogueRun, rate: float, subset: str, key: str) -> float | None:
+    for row in run.rows:
+        if row.rate == rate and row.subset == subset:
+            return row.figures[key]
+    return None
+
+
+def goal_lines(runs: list[CatalogueRun]) -> list[str]:
+    def mark(value: float | None, ok: bool) -> str:
+        return "not run" if value is None else ("met" if ok else "NOT met")
+
+    lines = []
+    for run in runs:
+        label = run.bench.label
+        top1 = _figure(run, 0, "clean", "top1")
+        lines.append(
+            f"{label}: top-1 on clean paraphrases {_pct(top1)} % (goal ≥ "
+            f"{100 * GOAL_TOP1_CLEAN:.0f} %): {mark(top1, (top1 or 0) >= GOAL_TOP1_CLEAN)}"
+        )
+        corrupt = _figure(run, GOAL_CORRUPT_RATE, "clean", "top1")
+        lines.append(
+            f"{label}: top-1 at {100 * GOAL_CORRUPT_RATE:.0f} % syllable corruption (clean rows) "
+            f"{_pct(corrupt)} % (goal ≥ {100 * GOAL_TOP1_CORRUPT:.0f} %): "
+            f"{mark(corrupt, (corrupt or 0) >= GOAL_TOP1_CORRUPT)}"
+        )
+        wrongs = [r.figures["wrong"] for r in run.rows if r.subset == "all"]
+        worst = max((w for w in wrongs if w is not None), default=None)
+        lines.append(
+            f"{label}: wrong answers, worst rate {_pct(worst)} % (goal ≤ "
+            f"{100 * GOAL_WRONG:.0f} %): {mark(worst, (worst or 0) <= GOAL_WRONG)}"
+        )
+        if run.procedures >= SYNTHETIC_SIZE:
+            p95 = max(r.figures["p95"] or 0 for r in run.rows)
+            lines.append(
+                f"{label}: p95 latency {p95:.2f} ms at {run.procedures} procedures "
+                f"(goal ≤ {GOAL_P95_MS:g} ms): {mark(p95, p95 <= GOAL_P95_MS)}"
+            )
+    return lines
+
+
+def _failure_rank(o: Outcome) -> tuple[int, int]:
+    """Most telling first: confident mistakes, then misses on plain questions, then the rest."""
+    q = o.query
+    clean = 0 if "clean" in q.tags else 1
+    if q.expected == EMERGENCY and o.action != EMERGENCY:
+        return 0, clean
+    if q.expected != EMERGENCY and o.action == EMERGENCY:
+        return 1, clean
+    if o.answered and o.answered != q.expected:
+        return 1, clean
+    if q.is_procedure and o.top != q.expected:
+        return 2 + clean, 0
+    if q.is_procedure and o.action == NOT_FOUND:
+        return 5, clean
+    if q.category and o.decision.category != q.category:
+        return 6, clean
+    return 9, clean
+
+
+def failure_lines(outcomes: list[Outcome], limit: int) -> list[str]:
+    failing = [o for o in outcomes if _failure_rank(o)[0] < 9]
+    failing.sort(key=_failure_rank)
+    lines = []
+    for o in failing[:limit]:
+        d = o.decision
+        got = o.action + (f" {o.answered}" if o.answered else "")
+        cands = ", ".join(f"{c.code} {c.score:.2f}" for c in d.candidates[:3])
+        cat = (
+            f" category {d.category}≠{o.query.category}"
+            if o.query.category != (d.category or "")
+            else ""
+        )
+        lines.append(f"{o.query.text!r}: expected {o.query.expected}, got {got} [{cands}]{cat}")
+    return lines
+
+
+def report(
+    runs: list[CatalogueRun],
+    skipped: list[Bench],
+    failures: tuple[str, list[str]],
+    markdown: bool,
+) -> str:
+    body = table_rows(row for run in runs for row in run.rows)
+    table = markdown_table(HEADERS, body) if markdown else plain_table(HEADERS, body)
+    bullet = "- " if markdown else "  "
+    parts = ["# Understanding bench\n" if markdown else "", table, ""]
+    parts.append("Catalogues:" if not markdown else "**Catalogues**\n")
+    for run in runs:
+        parts.append(
+            f"{bullet}{run.bench.label}: {run.procedures} procedures, index built in "
+            f"{run.build_ms:.0f} ms; {run.used} of {run.total} queries used"
+        )
+    for bench in skipped:
+        parts.append(f"{bullet}{bench.label}: {bench.note}")
+    parts += ["", "Goals:" if not markdown else "**Goals**\n"]
+    parts += [bullet + line for line in goal_lines(runs)]
+    label, lines = failures
+    if lines:
+        title = f"Failures ({label} catalogue, rate 0, most telling first)"
+        parts += ["", f"**{title}**\n" if markdown else f"{title}:"]
+        parts += [bullet + (f"`{line}`" if markdown else line) for line in lines]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", default="0,0.1,0.2", help="syllable error rates, e.g. 0,0.2")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="corrupted passes per rate")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared material")
+    parser.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
+    parser.add_argument("--failures", type=int, default=20, help="failures to list (0: none)")
+    parser.add_argument("--failures-from", default="default", help="catalogue to list them for")
+    parser.add_argument("--only", help="comma-separated: default,portal,portal+default,synthetic")
+    args = parser.parse_args(argv)
+    rates = sorted({float(r) for r in args.rates.split(",") if r.strip()})
+    if 0.0 not in rates:
+        rates.insert(0, 0.0)  # the clean pass is the baseline and feeds the failure list
+    only = set(args.only.split(",")) if args.only else None
+    try:
+        import hoixa.device.matcher  # noqa: F401
+    except ImportError as exc:
+        print(f"cannot run: the matcher is not importable ({exc})", file=sys.stderr)
+        return 2
+    queries = load_queries()
+    heard = corrupted_texts(queries, rates, args.seed, args.repeat)
+    runs: list[CatalogueRun] = []
+    skipped: list[Bench] = []
+    for bench in catalogues(args.shared, args.seed, only):
+        if bench.doc is None:
+            print(f"[{bench.label}] {bench.note}", file=sys.stderr)
+            skipped.append(bench)
+            continue
+        start = time.perf_counter()
+        runs.append(run_catalogue(bench, queries, heard))
+        print(f"[{bench.label}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    first = next(
+        (r for r in runs if r.bench.label == args.failures_from), runs[0] if runs else None
+    )
+    failures = (
+        (first.bench.label, failure_lines(first.clean_outcomes, args.failures))
+        if first and args.failures
+        else ("", [])
+    )
+    print(report(runs, skipped, failures, markdown=False))
+    if args.markdown:
+        args.markdown.write_text(report(runs, skipped, failures, markdown=True), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
