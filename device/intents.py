@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hoixa.vietnamese import fold, has_diacritics, normalize, strip_fillers
+from hoixa.vietnamese import fold, has_diacritics, normalize, sound_key, strip_fillers
 
 # Ways of asking for one part of a procedure, by answer section (contract ANSWER_SECTIONS).
 CATEGORY_PHRASES: dict[str, tuple[str, ...]] = {
@@ -482,12 +482,18 @@ class PhraseTable:
 
     by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
     by_folded: dict[str, list[tuple[int, str, tuple[str, ...]]]]
+    by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 2+ syllables only
 
 
-def compile_phrases(table: dict[str, tuple[str, ...]]) -> PhraseTable:
-    """Index a {key: phrases} table; earlier phrases win ties between equally long hits."""
+def compile_phrases(table: dict[str, tuple[str, ...]], *, by_sound: bool = True) -> PhraseTable:
+    """Index a {key: phrases} table; earlier phrases win ties between equally long hits.
+
+    `by_sound` lets phrases of two or more syllables also match by sound keys, forgiving a
+    misheard consonant.
+    """
     by_toned: dict[str, list] = {}
     by_folded: dict[str, list] = {}
+    by_key: dict[str, list] = {}
     order = 0
     for key, phrases in table.items():
         for phrase in phrases:
@@ -497,8 +503,11 @@ def compile_phrases(table: dict[str, tuple[str, ...]]) -> PhraseTable:
                 continue
             by_toned.setdefault(toned[0], []).append((order, key, toned))
             by_folded.setdefault(folded[0], []).append((order, key, folded))
+            if by_sound and len(folded) >= 2:
+                keys = tuple(sound_key(s) for s in folded)
+                by_key.setdefault(keys[0], []).append((order, key, keys))
             order += 1
-    return PhraseTable(by_toned, by_folded)
+    return PhraseTable(by_toned, by_folded, by_key)
 
 
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
@@ -524,6 +533,11 @@ class Utterance:
         toned = tuple((normal if keep_fillers else strip_fillers(normal)).split())
         return cls(toned, tuple(fold(" ".join(toned)).split()), has_diacritics(text))
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """'Sounds alike' keys of the syllables (see hoixa.vietnamese.sound_key)."""
+        return tuple(sound_key(s) for s in self.folded)
+
     def __len__(self) -> int:
         return len(self.toned)
 
@@ -533,11 +547,16 @@ def find_phrases(
 ) -> list[PhraseHit]:
     """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
 
-    When the text has tones that do not fit a phrase, its folded form is still accepted for
-    phrases of two or more syllables, which are rarely ambiguous ("nói lại" said "nói lai").
+    Phrases of two or more syllables are rarely ambiguous, so for them a recogniser's wrong
+    tone ("nói lai") or confused consonant ("nhà bị tráy") is forgiven: they also match on
+    folded spelling and on sound keys.
     """
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
+    keys = utt.keys
     for i in range(len(utt)):
+        for order, key, needle in table.by_key.get(keys[i], ()):
+            if keys[i : i + len(needle)] == needle:
+                found.append((-len(needle), order, i, key))
         if utt.has_tones:
             for order, key, needle in table.by_toned.get(utt.toned[i], ()):
                 if utt.toned[i : i + len(needle)] == needle:

@@ -123,7 +123,7 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
 }
 
-_TABLE = compile_phrases(EVERYDAY_WORDS)
+_TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misleads
 
 
 def official_words(utt: Utterance) -> list[str]:
