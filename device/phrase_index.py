@@ -68,6 +68,7 @@ class PhraseIndex:
             parsed.append((proc, toned, folded, keys, factor))
             spelled[proc].update(key_terms(folded))
             keyed[proc].update(key_terms(keys))
+        self._weight_cache: dict[tuple[str, ...], float] = {}
         self._spelled_idf = self._idf(spelled.values())
         self._keyed_idf = self._idf(keyed.values())
         self.known_keys = frozenset(self.syllables.values())
@@ -83,6 +84,13 @@ class PhraseIndex:
 
     def weight(self, folded: list[str], keys: list[str]) -> float:
         """How much a syllable (or a pair) tells, from its spelling, else from its sound."""
+        cache_key = (*folded, *keys)
+        cached = self._weight_cache.get(cache_key)
+        if cached is None:
+            cached = self._weight_cache[cache_key] = self._compute_weight(folded, keys)
+        return cached
+
+    def _compute_weight(self, folded: list[str], keys: list[str]) -> float:
         if len(folded) == 1:
             return self._spelled_idf.get(f"u:{folded[0]}") or self._keyed_idf[f"u:{keys[0]}"]
         pair = self._spelled_idf.get(f"b:{folded[0]}_{folded[1]}") or self._keyed_idf.get(
@@ -94,30 +102,40 @@ class PhraseIndex:
         return BIGRAM_FACTOR * min(pair, mean)
 
     def _build_postings(self, parsed) -> None:
-        ids: dict[str, list[int]] = defaultdict(list)
-        vals: dict[str, list[float]] = defaultdict(list)
+        """Flat (term, phrase, weight) triples, grouped by term into numpy arrays."""
+        term_ids: dict[str, int] = {}
+        triple_terms: list[int] = []
+        triple_phrases: list[int] = []
+        triple_weights: list[float] = []
         totals, procs, factors = [], [], []
         for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
-            weighted: dict[str, float] = {}
-            grams = [([i], f"u:{keys[i]}", f"t:{toned[i]}") for i in range(len(keys))]
-            grams += [
-                ([i, i + 1], f"b:{keys[i]}_{keys[i + 1]}", f"bt:{toned[i]}_{toned[i + 1]}")
-                for i in range(len(keys) - 1)
-            ]
-            for positions, key_term, exact_term in grams:
-                if key_term in weighted:
+            seen: set[str] = set()
+            total = 0.0
+            n = len(keys)
+            for start, size in [(i, 1) for i in range(n)] + [(i, 2) for i in range(n - 1)]:
+                end = start + size
+                key_term = ("u:" if size == 1 else "b:") + "_".join(keys[start:end])
+                if key_term in seen:
                     continue
-                weight = self.weight([folded[i] for i in positions], [keys[i] for i in positions])
-                weighted[key_term] = weight
+                seen.add(key_term)
+                weight = self.weight(folded[start:end], keys[start:end])
+                total += weight
+                exact_term = ("t:" if size == 1 else "bt:") + "_".join(toned[start:end])
                 for term in (key_term, exact_term):
-                    ids[term].append(pid)
-                    vals[term].append(weight)
-            totals.append(sum(weighted.values()))
+                    triple_terms.append(term_ids.setdefault(term, len(term_ids)))
+                    triple_phrases.append(pid)
+                    triple_weights.append(weight)
+            totals.append(total)
             procs.append(proc)
             factors.append(factor)
+        terms = np.asarray(triple_terms, dtype=np.int32)
+        order = np.argsort(terms, kind="stable")
+        phrases = np.asarray(triple_phrases, dtype=np.int32)[order]
+        weights = np.asarray(triple_weights, dtype=np.float64)[order]
+        bounds = np.searchsorted(terms[order], np.arange(len(term_ids) + 1))
         self._postings = {
-            t: (np.asarray(ids[t], dtype=np.int32), np.asarray(vals[t], dtype=np.float64))
-            for t in ids
+            term: (phrases[bounds[i] : bounds[i + 1]], weights[bounds[i] : bounds[i + 1]])
+            for term, i in term_ids.items()
         }
         self._totals = np.asarray(totals, dtype=np.float64)
         self._procs = np.asarray(procs, dtype=np.int32)

@@ -73,3 +73,21 @@ def test_vocabulary_export_contains_catalogue_and_command_words():
     assert {"khai", "sinh", "hôn", "thú", "nói", "lại", "chậm"} <= set(words)
     phrases = hoixa("catalogue", "vocabulary", "--phrases").stdout.splitlines()
     assert "làm giấy khai sinh" in phrases and "cảm ơn" in phrases
+
+
+def test_import_portal_writes_a_valid_catalogue_and_reports_skips(tmp_path, shared_records):
+    out = tmp_path / "portal.json"
+    proc = hoixa(
+        "catalogue", "import-portal", str(shared_records), "--commune-only", "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "imported" in proc.stdout and "skipped" in proc.stderr
+    check = hoixa("catalogue", "validate", str(out))
+    assert check.returncode == 0, check.stderr
+    answer = json.loads(hoixa("match", "--catalogue", str(out), "đăng ký khai sinh").stdout)
+    assert answer["procedure"]["code"] == "1.001193"
+
+
+def test_import_portal_of_a_missing_folder_is_a_usage_error(tmp_path):
+    proc = hoixa("catalogue", "import-portal", str(tmp_path / "none"), "--out", "x.json")
+    assert proc.returncode == 2 and "not a folder" in proc.stderr

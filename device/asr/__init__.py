@@ -1,0 +1,1 @@
+"""Speech recognition on the box: one streaming interface, Vosk and viet-asr behind it."""

@@ -1,0 +1,1 @@
+"""Speech synthesis on the box: Piper and espeak-ng behind one interface, plus the answer cache."""
