@@ -447,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failures", type=int, default=20, help="failures to list (0: none)")
     parser.add_argument("--failures-from", default="default", help="catalogue to list them for")
     parser.add_argument("--only", help="comma-separated: default,portal,portal+default,synthetic")
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        default=QUERIES,
+        help="labelled questions (heldout.tsv: the set nobody tuned the matcher on)",
+    )
     args = parser.parse_args(argv)
     rates = sorted({float(r) for r in args.rates.split(",") if r.strip()})
     if 0.0 not in rates:
@@ -457,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"cannot run: the matcher is not importable ({exc})", file=sys.stderr)
         return 2
-    queries = load_queries()
+    queries = load_queries(args.queries)
+    print(f"questions: {args.queries.name} ({len(queries)})", file=sys.stderr)
     heard = corrupted_texts(queries, rates, args.seed, args.repeat)
     runs: list[CatalogueRun] = []
     skipped: list[Bench] = []
