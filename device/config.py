@@ -84,6 +84,28 @@ class GpioConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """[fleet] The link to the central server (MQTT). Empty broker_host = no reporting."""
+
+    device_id: str = ""  # e.g. "hx-79-26734-01", given at enrolment; also the MQTT username
+    province: str = ""  # 2-digit province code
+    commune: str = ""  # 5-digit commune code
+    broker_host: str = ""
+    broker_port: int = 8883
+    username: str = ""  # defaults to device_id
+    password: str = ""
+    tls: bool = True
+    ca_file: str = ""  # CA that signed the broker's certificate ("" = system CAs)
+    client_cert: str = ""  # optional client certificate and key
+    client_key: str = ""
+    catalogue_public_key: str = ""  # PEM file of the central signing key (from enrolment)
+    privacy: str = "not_understood"  # transcripts kept in reports: "not_understood" | "none"
+    queue_max_events: int = 50000  # when full, the oldest events are dropped (and counted)
+    heartbeat_seconds: int = 300
+    keepalive_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     commune_name: str = "xã"
     data_dir: Path = Path("/var/lib/hoixa")
@@ -93,6 +115,7 @@ class DeviceConfig:
     tts: TtsConfig = field(default_factory=TtsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
 
 _SECTIONS = {
