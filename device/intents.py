@@ -239,6 +239,9 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "cháy nổ",
         "khói mù mịt",
         "rò rỉ ga",
+        "bình ga bị rò",
+        "ga bị rò",
+        "bị rò rỉ",
         "rò ga",
         "xì ga",
         "mùi ga",
@@ -273,11 +276,20 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "bị đâm xe",
         "bị xe tông",
         "sắp sinh",
-        "trở dạ",
+        "đang trở dạ",
         "vỡ ối",
         "không thở",
         "hôn mê",
         "rơi xuống giếng",
+        "rơi xuống ao",
+        "đang chìm",
+        "bị bỏng",
+        "bỏng nặng",
+        "uống nhầm",
+        "thuốc trừ sâu",
+        "bị ngộ độc",
+        "nôn ra máu",
+        "lên cơn co giật",
         "ngã xuống giếng",
         "té xuống giếng",
         "rơi xuống sông",
@@ -309,6 +321,10 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "bị hành hung",
         "đột nhập",
         "đâm nhau",
+        "giật túi",
+        "giật đồ",
+        "giật điện thoại",
+        "trấn lột",
         "cầm dao",
         "chém nhau",
         "đòi giết",
@@ -354,6 +370,16 @@ _PROCEDURE_CONTEXT = (
     "xác nhận",
     "bảo hiểm",
     "chứng thực",
+    "căn cước",
+    "chứng minh",
+    "làm lại",
+    "cấp lại",
+    "hộ khẩu",
+    "tạm trú",
+    "tạm vắng",
+    "thường trú",
+    "sổ đỏ",
+    "khai báo",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -472,6 +498,9 @@ class PhraseHit:
     end: int
 
 
+SOUND_MATCH_MIN_SYLLABLES = 3  # "rắn cắn" and "vắng cần" sound alike; long phrases rarely do
+
+
 @dataclass(frozen=True)
 class PhraseTable:
     """Phrases to look for, indexed by their first syllable (toned and folded).
@@ -482,7 +511,7 @@ class PhraseTable:
 
     by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
     by_folded: dict[str, list[tuple[int, str, tuple[str, ...]]]]
-    by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 2+ syllables only
+    by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 3+ syllables only
 
 
 def compile_phrases(table: dict[str, tuple[str, ...]], *, by_sound: bool = True) -> PhraseTable:
@@ -503,7 +532,7 @@ def compile_phrases(table: dict[str, tuple[str, ...]], *, by_sound: bool = True)
                 continue
             by_toned.setdefault(toned[0], []).append((order, key, toned))
             by_folded.setdefault(folded[0], []).append((order, key, folded))
-            if by_sound and len(folded) >= 2:
+            if by_sound and len(folded) >= SOUND_MATCH_MIN_SYLLABLES:
                 keys = tuple(sound_key(s) for s in folded)
                 by_key.setdefault(keys[0], []).append((order, key, keys))
             order += 1
@@ -547,9 +576,9 @@ def find_phrases(
 ) -> list[PhraseHit]:
     """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
 
-    Phrases of two or more syllables are rarely ambiguous, so for them a recogniser's wrong
-    tone ("nói lai") or confused consonant ("nhà bị tráy") is forgiven: they also match on
-    folded spelling and on sound keys.
+    Longer phrases are rarely ambiguous, so for them a recogniser's mistakes are forgiven: a
+    wrong tone ("nói lai") for two or more syllables (folded spelling), and a confused
+    consonant too ("nhà bị tráy rồi") for three or more (sound keys).
     """
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
     keys = utt.keys

@@ -1,0 +1,211 @@
+"""The held-out villager questions are well formed and cover what they claim to cover.
+
+bench/understanding/heldout.tsv was written without looking at queries.tsv, the set the
+matcher was tuned on, so that its accuracy figure is honest. These checks keep it usable by
+the bench (same format, real codes) and keep its promises: every national procedure asked
+about several ways, enough out-of-scope and emergency questions, dialects and toneless
+recogniser output, and no question borrowed from the tuning set.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hoixa.contract import catalogue
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "understanding"
+HELDOUT = BENCH / "heldout.tsv"
+TUNING = BENCH / "queries.tsv"
+HEADER = ["query", "expected", "category", "tags"]
+CATEGORIES = {
+    "",
+    "steps",
+    "documents",
+    "processing_time",
+    "fees",
+    "submission",
+    "result",
+    "legal_basis",
+}
+TAGS = {
+    "clean",
+    "no_tones",
+    "filler",
+    "north",
+    "central",
+    "south",
+    "colloquial",
+    "with_category",
+    "out_of_scope",
+    "emergency",
+}
+REGIONS = ("north", "central", "south")
+MIN_ROWS = 220
+MIN_PER_PROCEDURE = 4
+MIN_PER_COMMON = 8
+MIN_NOT_FOUND = 25
+MIN_EMERGENCY = 15
+MIN_PER_REGION = 10
+# "About a quarter" of the questions come without tone marks.
+NO_TONES_SHARE = (0.2, 0.35)
+# The procedures villagers ask about most (khai sinh, kết hôn, khai tử, chứng thực bản sao,
+# căn cước first issue / re-issue / replacement, thường trú, tạm trú, tạm vắng, trợ cấp).
+COMMON = {
+    "1.001193",
+    "1.000894",
+    "1.000656",
+    "2.000815",
+    "1.014061",
+    "1.014063",
+    "1.014064",
+    "1.004222",
+    "1.004194",
+    "1.003677",
+    "1.001776",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    query: str
+    expected: str
+    category: str
+    tags: tuple[str, ...]
+
+
+def _fields(path: Path) -> list[tuple[int, list[str]]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [(number, line.split("\t")) for number, line in enumerate(lines, start=1) if line]
+
+
+@pytest.fixture(scope="module")
+def fields() -> list[tuple[int, list[str]]]:
+    assert HELDOUT.is_file(), f"{HELDOUT} is missing"
+    return _fields(HELDOUT)
+
+
+@pytest.fixture(scope="module")
+def rows(fields) -> list[Row]:
+    return [
+        Row(number, cells[0], cells[1], cells[2], tuple(cells[3].split(",")))
+        for number, cells in fields[1:]
+        if len(cells) == 4
+    ]
+
+
+@pytest.fixture(scope="module")
+def codes() -> set[str]:
+    return {proc["code"] for proc in catalogue.load_default()["procedures"]}
+
+
+def _has_marks(text: str) -> bool:
+    return any(ord(ch) > 127 for ch in text)
+
+
+def test_header_and_column_count(fields):
+    assert fields[0][1] == HEADER
+    bad = [number for number, cells in fields[1:] if len(cells) != 4]
+    assert not bad, f"lines without exactly 4 tab-separated columns: {bad}"
+
+
+def test_enough_rows(rows):
+    assert len(rows) >= MIN_ROWS
+
+
+def test_queries_look_like_recogniser_output(rows):
+    bad = []
+    for row in rows:
+        words = row.query.split(" ")
+        if (
+            row.query != unicodedata.normalize("NFC", row.query)
+            or row.query != row.query.lower()
+            or not all(word.isalpha() for word in words)
+        ):
+            bad.append((row.line, row.query))
+    assert not bad, f"queries not lower-case NFC words separated by single spaces: {bad}"
+
+
+def test_expected_is_a_default_catalogue_code_or_a_special_value(rows, codes):
+    bad = [
+        (r.line, r.expected) for r in rows if r.expected not in codes | {"not_found", "emergency"}
+    ]
+    assert not bad, f"unknown expected values: {bad}"
+
+
+def test_local_procedures_are_not_labels(rows):
+    # Local procedures differ between provinces; the bench does not label with them.
+    bad = [(r.line, r.expected) for r in rows if r.expected.startswith("local.")]
+    assert not bad
+
+
+def test_categories_and_tags_are_allowed(rows):
+    bad_categories = [(r.line, r.category) for r in rows if r.category not in CATEGORIES]
+    bad_tags = [
+        (r.line, r.tags) for r in rows if not set(r.tags) <= TAGS or len(set(r.tags)) != len(r.tags)
+    ]
+    assert not bad_categories, f"unknown categories: {bad_categories}"
+    assert not bad_tags, f"unknown or repeated tags: {bad_tags}"
+
+
+def test_tags_agree_with_the_row(rows):
+    problems = []
+    for r in rows:
+        tags = set(r.tags)
+        checks = {
+            "with_category iff a category": ("with_category" in tags) == bool(r.category),
+            "out_of_scope iff not_found": ("out_of_scope" in tags) == (r.expected == "not_found"),
+            "emergency iff emergency": ("emergency" in tags) == (r.expected == "emergency"),
+            "no_tones iff no diacritics": ("no_tones" in tags) != _has_marks(r.query),
+            "clean has tones, no filler, no dialect": "clean" not in tags
+            or not tags & {"no_tones", "filler", *REGIONS},
+        }
+        problems += [(r.line, r.query, what) for what, ok in checks.items() if not ok]
+    assert not problems, problems
+
+
+def test_no_duplicate_queries(rows):
+    counts = Counter(" ".join(r.query.split()) for r in rows)
+    assert [q for q, n in counts.items() if n > 1] == []
+
+
+def test_every_national_procedure_is_asked_about(rows, codes):
+    counts = Counter(r.expected for r in rows)
+    national = {code for code in codes if code[:1].isdigit()}
+    assert national >= COMMON, "a common procedure left the default catalogue"
+    thin = {c: counts[c] for c in national if counts[c] < MIN_PER_PROCEDURE}
+    thin_common = {c: counts[c] for c in COMMON if counts[c] < MIN_PER_COMMON}
+    assert not thin, f"procedures with fewer than {MIN_PER_PROCEDURE} questions: {thin}"
+    assert not thin_common, f"common procedures under {MIN_PER_COMMON} questions: {thin_common}"
+
+
+def test_enough_out_of_scope_and_emergencies(rows):
+    counts = Counter(r.expected for r in rows)
+    assert counts["not_found"] >= MIN_NOT_FOUND
+    assert counts["emergency"] >= MIN_EMERGENCY
+
+
+def test_mix_of_regions_and_toneless_questions(rows):
+    tags = Counter(tag for r in rows for tag in r.tags)
+    low, high = NO_TONES_SHARE
+    assert low <= tags["no_tones"] / len(rows) <= high
+    assert all(tags[region] >= MIN_PER_REGION for region in REGIONS), tags
+
+
+def test_independent_of_the_tuning_set(rows):
+    if not TUNING.is_file():
+        pytest.skip(f"tuning set not found at {TUNING}")
+    tuning = _fields(TUNING)[1:]
+    tuning_rows = {tuple(cells) for _, cells in tuning}
+    tuning_queries = {" ".join(cells[0].split()) for _, cells in tuning}
+    same_row = [
+        r.line for r in rows if (r.query, r.expected, r.category, ",".join(r.tags)) in tuning_rows
+    ]
+    same_query = [(r.line, r.query) for r in rows if " ".join(r.query.split()) in tuning_queries]
+    assert not same_row, f"rows copied from queries.tsv: {same_row}"
+    assert not same_query, f"questions also in queries.tsv: {same_query}"
