@@ -10,9 +10,11 @@ the usage reports need (procedure, category, action, confidence, how the session
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from hoixa.contract.catalogue import Procedure, spoken_name
+from hoixa.contract.messages import utc_now
 from hoixa.device import answers
 from hoixa.device.config import DeviceConfig
 from hoixa.device.intents import (
@@ -73,18 +75,26 @@ class TurnRecord:
     category: str | None
     confidence: float
     candidates: list[str]
+    # Filled in by the voice loop when the turn came from the microphone:
+    asr_confidence: float | None = None
+    audio_problem: str | None = None  # "silence", "too_short", "clipped", "too_quiet", "too_long"
+    latency_ms: dict[str, float] = field(default_factory=dict)  # asr_final, match, first_audio
 
 
 @dataclass
 class SessionRecord:
     """What a usage report needs about one conversation."""
 
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started_at: str = field(default_factory=utc_now)
+    ended_at: str | None = None
     turns: list[TurnRecord] = field(default_factory=list)
     procedures: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
     termination: str | None = None  # "thanks" | "referred" | "emergency" | "abandoned"
     satisfaction: str | None = None  # "satisfied" | "unsatisfied" | None (not answered)
+    satisfaction_by: str | None = None  # "voice" | "button"
 
 
 def _number_in(utt: Utterance) -> int | None:
@@ -130,7 +140,7 @@ class Dialogue:
             expects=expects or self.state,
             ended=self.state == ENDED,
         )
-        if action not in ("repeat", "slower"):
+        if action not in ("repeat", "slower", "audio_problem"):
             self.last = reply
         return reply
 
@@ -157,11 +167,15 @@ class Dialogue:
         )
         return self._say(text, "greeting", expects=QUESTION)
 
+    def _close(self) -> None:
+        self.state = ENDED
+        self.record.ended_at = utc_now()
+
     def abandon(self) -> None:
         """The person walked away (the voice loop timed out): close the record."""
         if self.state != ENDED:
             self.record.termination = self.record.termination or "abandoned"
-            self.state = ENDED
+            self._close()
 
     def handle(self, heard: str) -> Reply:
         """Answer one utterance. Empty text means nothing intelligible was heard."""
@@ -331,7 +345,7 @@ class Dialogue:
             "Bác cũng báo ngay cho cán bộ xã đang có mặt."
         )
         self.record.termination = "emergency"
-        self.state = ENDED
+        self._close()
         return self._say(text, "emergency", expects="none")
 
     def _back(self, heard: str) -> Reply:
@@ -356,7 +370,7 @@ class Dialogue:
                 "Bác nói hài lòng, hoặc không hài lòng."
             ).strip()
             return self._say(text, "satisfaction")
-        self.state = ENDED
+        self._close()
         return self._say(f"{prefix} Cảm ơn bác. Chào bác.".strip(), "goodbye", expects="none")
 
     def _satisfaction(self, heard: str) -> Reply:
@@ -366,8 +380,9 @@ class Dialogue:
             self._log(heard, "satisfaction_unclear")
             return self._say("Bác nói hài lòng, hoặc không hài lòng.", "satisfaction")
         self.record.satisfaction = {True: "satisfied", False: "unsatisfied"}.get(answer)
+        self.record.satisfaction_by = "voice" if answer is not None else None
         self._log(heard, "satisfaction")
-        self.state = ENDED
+        self._close()
         thanks = "Cảm ơn bác đã góp ý." if answer is not None else "Cảm ơn bác."
         return self._say(f"{thanks} Chào bác.", "goodbye", expects="none")
 
@@ -375,4 +390,22 @@ class Dialogue:
         """Some people will not speak: one press means satisfied, two mean not (voice loop)."""
         if self.state != SATISFACTION:
             raise RuntimeError("not waiting for a satisfaction answer")
-        return self._satisfaction("hài lòng" if satisfied else "không hài lòng")
+        reply = self._satisfaction("hài lòng" if satisfied else "không hài lòng")
+        self.record.satisfaction_by = "button"
+        self.record.turns[-1].heard = ""
+        return reply
+
+    def audio_problem(self, problem: str) -> Reply:
+        """Advice when the recording itself was unusable; the conversation state is kept.
+
+        Silence and a too-short question go through `handle("")` instead (they count as
+        not understood); these are the ones the person can fix by how they speak.
+        """
+        advice = {
+            "clipped": "Bác nói hơi to hoặc đứng gần máy quá. Bác đứng xa ra một chút rồi nói lại.",
+            "too_quiet": "Tôi nghe chưa rõ. Bác nói to hơn một chút, gần máy hơn, rồi nói lại.",
+            "too_long": "Bác nói ngắn gọn tên việc cần hỏi thôi, ví dụ: làm giấy khai sinh.",
+        }.get(problem, "Tôi chưa nghe rõ. Bác nói lại giúp tôi.")
+        self._log("", "audio_problem")
+        self.record.turns[-1].audio_problem = problem
+        return self._say(advice, "audio_problem", expects=self.last.expects if self.last else None)

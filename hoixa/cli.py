@@ -168,6 +168,48 @@ def cmd_catalogue_vocabulary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_device_ask(args: argparse.Namespace) -> int:
+    """One full turn from a recording, through the same pipeline as the box."""
+    from hoixa.contract import catalogue as cat
+    from hoixa.device.assistant import Assistant
+    from hoixa.device.config import load_config
+    from hoixa.device.recording import RecordingError, chunks, read_wav, write_wav
+
+    config = load_config(args.config)
+    try:
+        pcm = read_wav(args.question)
+    except RecordingError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    assistant = Assistant.load(config, cat.load(args.catalogue) if args.catalogue else None)
+    transcript, reply, audio, timings = assistant.answer_recording(chunks(pcm))
+    rate = audio[0].sample_rate if audio else assistant.synthesizer.sample_rate
+    if args.out:
+        write_wav(args.out, b"".join(s.pcm for s in audio), rate)
+    proc = assistant.matcher.procedure(reply.procedure) if reply.procedure else None
+    result = {
+        "transcript": transcript.text,
+        "confidence": round(transcript.confidence, 3),
+        "action": reply.action,
+        "procedure": {"code": proc["code"], "name": proc["name"]} if proc else None,
+        "category": reply.category,
+        "answer_text": reply.text,
+        "answer_seconds": round(sum(s.seconds for s in audio), 2),
+        "asr": assistant.recognizer.name,
+        "tts": assistant.synthesizer.name,
+        **timings.__dict__,
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"nghe được: {transcript.text or '(không nghe rõ)'}")
+        name = f" {proc['code']} {proc['name']}" if proc else ""
+        print(f"quyết định: {reply.action}{name} {reply.category or ''}".rstrip())
+        print(f"trả lời: {reply.text}")
+        print("thời gian (ms): " + ", ".join(f"{k} {v}" for k, v in timings.__dict__.items()))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hoixa", description="Hỏi Xã: hỏi đáp thủ tục hành chính")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -211,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = cat.add_parser("status", help="which catalogue this box answers from")
     p.add_argument("--config")
     p.set_defaults(func=cmd_catalogue_status)
+    device = sub.add_parser("device", help="the voice terminal").add_subparsers(
+        dest="device_command", required=True
+    )
+    p = with_catalogue(device.add_parser("ask", help="answer a recorded question (WAV)"))
+    p.add_argument("question", help="WAV file with the spoken question")
+    p.add_argument("--out", help="write the spoken answer to this WAV file")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.set_defaults(func=cmd_device_ask)
+
     p = with_catalogue(cat.add_parser("vocabulary", help="words (or --phrases) for the recogniser"))
     p.add_argument("--phrases", action="store_true")
     p.set_defaults(func=cmd_catalogue_vocabulary)

@@ -230,3 +230,22 @@ def test_every_turn_is_recorded_for_the_usage_report(talk):
     actions = [(t.action, t.procedure, t.category) for t in talk.record.turns]
     assert actions == [("menu", "1.001193", None), ("answer", "1.001193", "processing_time")]
     assert all(0 < t.confidence <= 1 for t in talk.record.turns)
+
+
+def test_audio_advice_keeps_the_conversation_where_it_was(talk):
+    answer = talk.handle("làm hôn thú cần giấy tờ gì")
+    advice = talk.audio_problem("clipped")
+    assert advice.action == "audio_problem" and "xa ra" in advice.text
+    assert talk.record.turns[-1].audio_problem == "clipped"
+    assert talk.handle("nói lại").text == answer.text  # repeats the answer, not the advice
+    assert talk.handle("mất bao lâu").procedure == "1.000894"
+
+
+def test_session_record_has_id_and_utc_times(talk):
+    talk.handle("làm hôn thú")
+    talk.handle("cảm ơn")
+    talk.satisfaction_by_button(True)
+    record = talk.record
+    assert len(record.session_id) == 36 and record.started_at.endswith("Z")
+    assert record.ended_at and record.ended_at >= record.started_at
+    assert record.satisfaction == "satisfied" and record.satisfaction_by == "button"
