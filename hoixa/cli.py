@@ -210,6 +210,53 @@ def cmd_device_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_device_run(args: argparse.Namespace) -> int:
+    """The real main loop. Off a Raspberry Pi, the Enter key is the talk button."""
+    import signal
+    import threading
+
+    from hoixa.contract import catalogue as cat
+    from hoixa.device.assistant import Assistant
+    from hoixa.device.audio.microphone import Microphone
+    from hoixa.device.audio.speaker import Speaker
+    from hoixa.device.config import load_config
+    from hoixa.device.hardware import (
+        KeyboardButtonDriver,
+        Lights,
+        TalkButton,
+        use_mock_pins_if_no_gpio,
+    )
+    from hoixa.device.voice_loop import VoiceLoop
+
+    config = load_config(args.config)
+    mock_pins = use_mock_pins_if_no_gpio()
+    assistant = Assistant.load(config, cat.load(args.catalogue) if args.catalogue else None)
+    assistant.prerender_answers()
+    button = TalkButton.from_config(config.gpio)
+    lights = Lights(config.gpio)
+    loop = VoiceLoop(assistant, button, lights, Microphone(config.audio), Speaker(config.audio))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if mock_pins:
+        KeyboardButtonDriver(button, sys.stdin, mode=config.gpio.talk_mode).start()
+        how = (
+            "Enter: bấm giữ nút (nói), Enter lần nữa: thả nút"
+            if config.gpio.talk_mode == "hold"
+            else "Enter: bấm nút một lần"
+        )
+        print(f"Không có GPIO: dùng bàn phím làm nút nói. {how}. Ctrl-C để dừng.", flush=True)
+    print(
+        f"Hỏi Xã sẵn sàng: danh mục phiên bản {assistant.catalogue_version}, "
+        f"nhận dạng {assistant.recognizer.name}, giọng {assistant.synthesizer.name}.",
+        flush=True,
+    )
+    loop.run(stop)
+    lights.close()
+    button.close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hoixa", description="Hỏi Xã: hỏi đáp thủ tục hành chính")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -256,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     device = sub.add_parser("device", help="the voice terminal").add_subparsers(
         dest="device_command", required=True
     )
+    p = with_catalogue(device.add_parser("run", help="the voice terminal's main loop"))
+    p.set_defaults(func=cmd_device_run)
     p = with_catalogue(device.add_parser("ask", help="answer a recorded question (WAV)"))
     p.add_argument("question", help="WAV file with the spoken question")
     p.add_argument("--out", help="write the spoken answer to this WAV file")
