@@ -121,6 +121,11 @@ _TRAILING_QUALIFIER = re.compile(
 _HEAD_END = re.compile(
     r"\s+(?:đối với|cho|trong trường hợp|trường hợp|theo|do|thuộc thẩm quyền)\s+", re.IGNORECASE
 )
+_DISTINGUISHING_TAIL = re.compile(
+    r"nước ngoài|trẻ em|dưới \d+ tuổi|từ đủ|quân nhân|công an|khuyết tật|người có công"
+    r"|biên giới|lưu động|tổ chức|doanh nghiệp|hợp tác xã|tôn giáo",
+    re.IGNORECASE,
+)
 _DOCUMENT_NOUN = re.compile(r"(?:giấy|bản sao|thẻ|sổ|phiếu|trích lục|chứng chỉ|biển số)\b")
 LEADING_VERBS = (
     "đăng ký lại",
@@ -168,7 +173,11 @@ def _core_parts(title: str) -> list[str]:
     while _PARENTHESES.search(text):
         text = _PARENTHESES.sub("", text)
     text = _TRAILING_QUALIFIER.sub("", text)
-    core = _HEAD_END.split(text, maxsplit=1)[0]
+    head, *tail = _HEAD_END.split(text, maxsplit=1)
+    # A tail naming a particular group ("cho người nước ngoài", "cho trẻ em dưới 6 tuổi") is
+    # what distinguishes the procedure from its everyday sister: people who are in that group
+    # say so, and dropping it would make the alias steal everyone else's questions.
+    core = text if tail and _DISTINGUISHING_TAIL.search(tail[0]) else head
     parts: list[str] = []
     last_words = 0
     for piece in re.split(r"\s*[,;]\s*", core):
@@ -197,8 +206,10 @@ def _short_alias(head: str) -> str | None:
         words = rest.split()
         if 2 <= len(words) <= 3 and words[0] not in _WEAK_AFTER_REGISTER:
             return rest
-    if re.match(r"cấp (?:lại |đổi )?(?:giấy|thẻ|phiếu|bản sao)\b", head):
-        rest = re.sub(r"^cấp (?:lại |đổi )?", "", head)
+    # Only a plain "cấp": in "cấp lại" / "cấp đổi" the verb is what tells sister procedures
+    # apart ("cấp lại giấy chứng nhận đăng ký hộ kinh doanh" is not "đăng ký hộ kinh doanh").
+    if re.match(r"cấp (?:giấy|thẻ|phiếu|bản sao)\b", head):
+        rest = head.removeprefix("cấp ")
         if len(rest.split()) >= 3:
             return rest
     return None
@@ -543,6 +554,23 @@ def _disambiguate(procedures: list[dict]) -> int:
         base = _base_owner(alias, procs) if len(procs) > 1 else procs[0]
         for proc in procs:
             if proc is not base:
+                proc["aliases"].remove(alias)
+                changed += 1
+    # An alias that is only the start of a sister procedure's name or alias ("công nhận hộ
+    # cận nghèo" of "… hộ cận nghèo thường xuyên hằng năm") does not tell them apart either.
+    phrases = [
+        (proc, phrase)
+        for proc in procedures
+        for phrase in [proc["name"].lower(), *proc.get("aliases", [])]
+    ]
+    for proc in procedures:
+        for alias in list(proc.get("aliases", [])):
+            if proc["name"].lower() == alias:
+                continue
+            if any(
+                other is not proc and (phrase + " ").startswith(alias + " ")
+                for other, phrase in phrases
+            ):
                 proc["aliases"].remove(alias)
                 changed += 1
     spoken: dict[str, list[dict]] = {}

@@ -677,3 +677,25 @@ def test_real_steps_are_clean_short_items(full_import):
             if len(step) > MAX_STEP_CHARS:
                 sentences = re.split(r"(?<=[.!?])\s+(?=[A-ZĐ])", step)
                 assert all(len(s) < 40 for s in sentences[1:]), (proc["code"], step[:80])
+
+
+def test_a_qualifier_naming_a_group_is_never_dropped_from_an_alias():
+    aliases = derive_aliases("Khai báo tạm trú cho người nước ngoài tại Việt Nam")
+    assert all("nước ngoài" in alias for alias in aliases)
+
+
+def test_cap_lai_and_cap_doi_keep_their_verb():
+    aliases = derive_aliases(
+        "Cấp lại Giấy chứng nhận đăng ký hộ kinh doanh, "
+        "Cấp đổi sang Giấy chứng nhận đăng ký hộ kinh doanh"
+    )
+    assert "giấy chứng nhận đăng ký hộ kinh doanh" not in aliases
+    assert all(a.startswith(("cấp lại", "cấp đổi")) for a in aliases)
+
+
+def test_an_alias_that_only_starts_a_sister_procedures_name_is_removed(shared_records):
+    report = import_portal_dir(shared_records, commune_only=True)
+    by_code = {p["code"]: p for p in report.catalogue["procedures"]}
+    ongoing, yearly = by_code["1.011607"], by_code["1.011606"]
+    assert "công nhận hộ cận nghèo" not in yearly.get("aliases", [])
+    assert "công nhận hộ nghèo" not in ongoing.get("aliases", [])
