@@ -141,6 +141,15 @@ class Mosquitto:
         return self.start()
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def reload(self) -> None:
+        """Re-read the password file and ACL (SIGHUP), as `systemctl reload mosquitto` does."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -166,3 +166,18 @@ def test_keys_round_trip_through_pem(tmp_path, key):
     private = signing.load_private_key(tmp_path / "central.key")
     manifest = signing.sign({"schema": "x", "version": 1}, private)
     signing.verify(manifest, public)
+
+
+def test_a_rejection_must_say_why():
+    ack = {
+        "schema": "hoixa.ack/1",
+        "device_id": "box-0001",
+        "at": messages.utc_now(),
+        "scope": "province/79",
+        "version": 4,
+        "result": "rejected",
+        "catalogue_version": 3,
+    }
+    with pytest.raises(messages.PayloadError, match="reason"):
+        messages.validate(ack, "hoixa.ack/1")
+    messages.validate({**ack, "reason": "stale_version: 4 <= 5"}, "hoixa.ack/1")
