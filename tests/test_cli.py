@@ -3,7 +3,9 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, SHARED
+
+SHARED_SPEECH = SHARED / "data/speech_vi"
 
 
 def hoixa(*args: str, stdin: str | None = None, env: dict | None = None):
@@ -91,3 +93,47 @@ def test_import_portal_writes_a_valid_catalogue_and_reports_skips(tmp_path, shar
 def test_import_portal_of_a_missing_folder_is_a_usage_error(tmp_path):
     proc = hoixa("catalogue", "import-portal", str(tmp_path / "none"), "--out", "x.json")
     assert proc.returncode == 2 and "not a folder" in proc.stderr
+
+
+def test_device_ask_answers_a_recording_end_to_end(tmp_path):
+    question = SHARED_SPEECH / "sentences/VIVOSDEV01_R003.wav"
+    if not question.exists():
+        import pytest
+
+        pytest.skip(f"recording not found: {question}")
+    out = tmp_path / "answer.wav"
+    proc = hoixa(
+        "device",
+        "ask",
+        str(question),
+        "--out",
+        str(out),
+        "--json",
+        env={"HOIXA_DATA_DIR": str(tmp_path / "box")},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["asr"] == "viet-asr" and result["tts"] == "espeak-ng"
+    assert result["transcript"] and result["answer_text"]
+    assert set(result) >= {
+        "action",
+        "procedure",
+        "category",
+        "asr_final_ms",
+        "match_ms",
+        "first_audio_ms",
+        "total_ms",
+    }
+    assert 0 < result["asr_final_ms"] <= result["first_audio_ms"] <= result["total_ms"]
+    import wave
+
+    with wave.open(str(out)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert abs(seconds - result["answer_seconds"]) < 0.1 and seconds > 1.0
+
+
+def test_device_ask_refuses_a_file_that_is_not_a_recording(tmp_path):
+    bad = tmp_path / "q.wav"
+    bad.write_bytes(b"not a wav")
+    proc = hoixa("device", "ask", str(bad), env={"HOIXA_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 1 and "not a readable WAV" in proc.stderr
