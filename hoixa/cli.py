@@ -216,44 +216,29 @@ def cmd_device_run(args: argparse.Namespace) -> int:
     import threading
 
     from hoixa.contract import catalogue as cat
-    from hoixa.device.assistant import Assistant
-    from hoixa.device.audio.microphone import Microphone
-    from hoixa.device.audio.speaker import Speaker
+    from hoixa.device.box import build_box
     from hoixa.device.config import load_config
-    from hoixa.device.hardware import (
-        KeyboardButtonDriver,
-        Lights,
-        TalkButton,
-        use_mock_pins_if_no_gpio,
-    )
-    from hoixa.device.voice_loop import VoiceLoop
 
     config = load_config(args.config)
-    mock_pins = use_mock_pins_if_no_gpio()
-    assistant = Assistant.load(config, cat.load(args.catalogue) if args.catalogue else None)
-    assistant.prerender_answers()
-    button = TalkButton.from_config(config.gpio)
-    lights = Lights(config.gpio)
-    loop = VoiceLoop(assistant, button, lights, Microphone(config.audio), Speaker(config.audio))
+    box, mock_pins = build_box(config, cat.load(args.catalogue) if args.catalogue else None)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if mock_pins:
-        KeyboardButtonDriver(button, sys.stdin, mode=config.gpio.talk_mode).start()
         how = (
             "Enter: bấm giữ nút (nói), Enter lần nữa: thả nút"
             if config.gpio.talk_mode == "hold"
             else "Enter: bấm nút một lần"
         )
         print(f"Không có GPIO: dùng bàn phím làm nút nói. {how}. Ctrl-C để dừng.", flush=True)
+    assistant = box.assistant
     print(
         f"Hỏi Xã sẵn sàng: danh mục phiên bản {assistant.catalogue_version}, "
-        f"nhận dạng {assistant.recognizer.name}, giọng {assistant.synthesizer.name}.",
+        f"nhận dạng {assistant.recognizer.name}, giọng {assistant.synthesizer.name}, "
+        f"máy chủ {config.fleet.broker_host or 'không cấu hình'}.",
         flush=True,
     )
-    loop.run(stop)
-    lights.close()
-    button.close()
+    box.run(stop)
     return EXIT_OK
 
 

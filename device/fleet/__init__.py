@@ -1,0 +1,1 @@
+"""The box's side of the fleet link: durable outbox, reports, health, MQTT link, updates."""
