@@ -76,9 +76,13 @@ class Assistant:
         return int(self.catalogue["version"])
 
     def replace_catalogue(self, catalogue: Catalogue) -> None:
-        """Answer from a new catalogue from now on; its answers are pre-rendered meanwhile."""
-        self.catalogue = catalogue
-        self.matcher = Matcher(catalogue)
+        """Answer from a new catalogue from now on; its answers are pre-rendered meanwhile.
+
+        The new matcher is built before anything changes, so a conversation in progress
+        never sees a catalogue version without its matcher.
+        """
+        matcher = Matcher(catalogue)
+        self.matcher, self.catalogue = matcher, catalogue
         set_phrases = getattr(self.recognizer, "set_phrases", None)
         if set_phrases:
             set_phrases(phrases(catalogue))
