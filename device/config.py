@@ -56,7 +56,7 @@ class TtsConfig:
     espeak_voice: str = "vi"  # vi, vi-vn-x-central, vi-vn-x-south
     normal_rate: float = 1.15  # already a little slower than a newsreader, for older listeners
     slow_rate: float = 1.5  # after "chậm lại"
-    cache_max_mb: int = 200  # answer cache on disk (under data_dir/tts-cache)
+    cache_max_mb: int = 512  # answer cache on disk (data_dir/tts-cache): every answer, both speeds
 
 
 @dataclass(frozen=True)
