@@ -25,6 +25,7 @@ from hoixa.device.fleet.health import HealthState, software_version
 from hoixa.device.fleet.link import FleetLink, open_link
 from hoixa.device.hardware import KeyboardButtonDriver, Lights, TalkButton, use_mock_pins_if_no_gpio
 from hoixa.device.voice_loop import VoiceLoop
+from hoixa.device.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,15 @@ class Box:
         self.link: FleetLink | None = open_link(
             config, health=self.health, on_applied=self._catalogue_arrived
         )
+        self.watchdog = Watchdog()
         self.loop = VoiceLoop(
-            assistant, button, lights, microphone, speaker, on_conversation_end=self.report
+            assistant,
+            button,
+            lights,
+            microphone,
+            speaker,
+            on_conversation_end=self.report,
+            heartbeat=self.watchdog.ping,
         )
 
     def _catalogue_arrived(self, catalogue: Catalogue) -> None:
@@ -96,9 +104,11 @@ class Box:
             threading.Thread(
                 target=self._watch_connection, args=(stop,), name="offline-light", daemon=True
             ).start()
+        self.watchdog.ready(f"catalogue version {self.assistant.catalogue_version}")
         try:
             self.loop.run(stop)
         finally:
+            self.watchdog.stopping()
             if self.link is not None:
                 self.link.stop()
             self.lights.close()

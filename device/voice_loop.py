@@ -84,6 +84,7 @@ class VoiceLoop:
         *,
         on_conversation_end: Callable[[SessionRecord], None] | None = None,
         follow_up_seconds: float = FOLLOW_UP_SECONDS,
+        heartbeat: Callable[[], None] = lambda: None,
     ):
         self.assistant = assistant
         self.config = assistant.config
@@ -93,6 +94,8 @@ class VoiceLoop:
         self.speaker = speaker
         self.on_conversation_end = on_conversation_end
         self.follow_up_seconds = follow_up_seconds
+        # Called only where the loop makes progress (systemd's watchdog: device/watchdog.py).
+        self.heartbeat = heartbeat
         self.microphone_ok: bool | None = None
         self.speaker_ok: bool | None = None
         self.last_error: str | None = None
@@ -103,6 +106,7 @@ class VoiceLoop:
     def run(self, stop: threading.Event) -> None:
         self.lights.show(IDLE)
         while not stop.is_set():
+            self.heartbeat()
             if self.button.wait_for(PRESS, timeout=0.5) is None:
                 continue
             try:
@@ -122,6 +126,7 @@ class VoiceLoop:
         dialogue.start()  # the greeting is said only if the first question is not heard
         first_turn = True
         while not stop.is_set():
+            self.heartbeat()
             try:
                 heard = self.listen(dialogue)
             except MicrophoneDown:
@@ -186,6 +191,7 @@ class VoiceLoop:
             self.microphone.open()
         self.microphone.discard()  # the beep and anything before it
         while len(captured) < limit:
+            self.heartbeat()
             chunk = self.microphone.read()
             captured += chunk
             end.feed(chunk)
@@ -230,6 +236,7 @@ class VoiceLoop:
 
         def pieces():
             for speech in self.assistant.speak(reply):
+                self.heartbeat()
                 if not first:
                     first.append(time.perf_counter())
                 yield speech.pcm, speech.sample_rate
