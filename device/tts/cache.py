@@ -1,18 +1,18 @@
 """The answer cache: sentences already synthesised, kept on disk so answers start at once.
 
-Piper on a Raspberry Pi needs a good fraction of a second per sentence; the same menus and
-sections are asked for again and again, so every sentence spoken is kept, and after a
-catalogue update all the catalogue's sentences are rendered in the background
-(`start_prerender_thread`), at both speeds.
+Piper needs seconds per sentence on a small CPU; the same menus and sections are asked for
+again and again, so every sentence spoken is kept, and after a catalogue update all the
+catalogue's sentences are rendered in the background (`start_prerender_thread`), at both
+speeds. See docs/tts.md for the measured figures.
 
 One file per sentence, named by the SHA-256 of (voice id, slow flag, sentence); it holds a
 small header (magic, sample rate, length, CRC-32) and the 16-bit PCM, losslessly packed
-(sample-to-sample differences, then zlib: about 55 % of the raw size for espeak-ng, 70 % for
-Piper, and a millisecond to unpack). A file is written to
-a temporary name, synced, then renamed, and is only served when its length and CRC match, so
-a power cut never plays a truncated sentence: a damaged entry is a miss and is deleted. Size
-is bounded by TtsConfig.cache_max_mb; the least recently used entries go first (a read
-touches the file's mtime, so the order survives restarts).
+(sample-to-sample differences, then zlib: 55–60 % of the raw size for espeak-ng, 75 % for
+Piper, and a few milliseconds to unpack). A file is written to a temporary name, synced, then
+renamed, and is only served when its length and CRC match, so a power cut never plays a
+truncated sentence: a damaged entry is a miss and is deleted. Size is bounded by
+TtsConfig.cache_max_mb; the least recently used entries go first (a read touches the file's
+mtime, so the order survives restarts).
 """
 
 from __future__ import annotations
