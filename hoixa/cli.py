@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -242,6 +243,98 @@ def cmd_device_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _models_dest(args: argparse.Namespace):
+    from hoixa.provisioning import models
+
+    return models.resolve_dest(args.dest)
+
+
+def cmd_models_install(args: argparse.Namespace) -> int:
+    """Fetch (or take --from a folder), verify, and atomically install a speech model."""
+    from hoixa.provisioning import models
+
+    try:
+        spec = models.lookup(models.load_registry(), args.name)
+        spec = models.with_overrides(spec, args.url or [], args.sha256 or [])
+        result = models.install(
+            spec,
+            _models_dest(args),
+            source_dir=Path(args.source) if args.source else None,
+            accept_unverified=args.accept_unverified,
+            timeout=args.timeout,
+            retries=args.retries,
+        )
+    except (models.ModelError, OSError) as exc:
+        print(f"not installed: {exc}\n{models.VI_FAILED}", file=sys.stderr)
+        return EXIT_INVALID
+    print(models.describe_install(result))
+    return EXIT_OK
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from hoixa.provisioning import models
+
+    dest = _models_dest(args)
+    for spec in models.load_registry().values():
+        pinned = "pinned" if all(f.sha256 for f in spec.files) else "NOT pinned"
+        where = dest / spec.folder if models.installed(spec, dest) else "not installed"
+        print(f"{spec.name}\t{spec.kind}\t{pinned}\t{where}\tlicence: {spec.licence}")
+    return EXIT_OK
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    from hoixa.provisioning import models
+
+    try:
+        spec = models.lookup(models.load_registry(), args.name)
+    except models.ModelError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    problems = models.verify(spec, _models_dest(args))
+    for problem in problems:
+        print(f"{spec.name}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"reinstall with `hoixa models install {spec.name}`", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{spec.name}: every installed file matches its recorded SHA-256")
+    return EXIT_OK
+
+
+def cmd_server_add_user(args: argparse.Namespace) -> int:
+    from hoixa.server.web.run import add_user_command
+
+    try:
+        add_user_command(
+            args.database,
+            Path(args.data_dir),
+            args.username,
+            args.role,
+            args.province,
+            args.commune,
+        )
+    except ValueError as exc:
+        print(f"user not added: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"user {args.username} added ({args.role})")
+    return EXIT_OK
+
+
+def cmd_server_run(args: argparse.Namespace) -> int:
+    from hoixa.server.web.run import run
+
+    run(
+        database=args.database,
+        data_dir=Path(args.data_dir),
+        broker=args.broker,
+        listen=args.listen,
+        broker_username=args.username,
+        broker_password_file=args.password_file,
+        ca_file=args.ca_file,
+        signing_key=args.signing_key,
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hoixa", description="Hỏi Xã: hỏi đáp thủ tục hành chính")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -296,9 +389,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_device_ask)
 
+    models = sub.add_parser("models", help="speech models (Vosk, Piper)").add_subparsers(
+        dest="models_command", required=True
+    )
+
+    def with_dest(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--dest", help="models folder (default $HOIXA_DATA_DIR/models or /var/lib/hoixa/models)"
+        )
+        return p
+
+    p = with_dest(models.add_parser("install", help="download or copy, verify, install a model"))
+    p.add_argument("name", help="model name from the registry, e.g. vosk-vi, piper-vi")
+    p.add_argument("--from", dest="source", help="take the file(s) from this folder (USB stick)")
+    p.add_argument("--url", action="append", help="download from here instead (one per file)")
+    p.add_argument("--sha256", action="append", help="expected SHA-256 (one per file)")
+    p.add_argument(
+        "--accept-unverified", action="store_true", help="install without a pinned SHA-256"
+    )
+    p.add_argument("--timeout", type=float, default=30.0, help="network timeout, seconds")
+    p.add_argument("--retries", type=int, default=4, help="retries after a failed download")
+    p.set_defaults(func=cmd_models_install)
+    p = with_dest(models.add_parser("list", help="known models, pinned or not, installed or not"))
+    p.set_defaults(func=cmd_models_list)
+    p = with_dest(models.add_parser("verify", help="check installed files against the manifest"))
+    p.add_argument("name")
+    p.set_defaults(func=cmd_models_verify)
+
     p = with_catalogue(cat.add_parser("vocabulary", help="words (or --phrases) for the recogniser"))
     p.add_argument("--phrases", action="store_true")
     p.set_defaults(func=cmd_catalogue_vocabulary)
+
+    server = sub.add_parser("server", help="the central server").add_subparsers(
+        dest="server_command", required=True
+    )
+
+    def with_database(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--database", help="database URL (default: SQLite in --data-dir)")
+        p.add_argument(
+            "--data-dir",
+            default=os.environ.get("HOIXA_SERVER_DATA", "/var/lib/hoixa-server"),
+            help="server data folder (default $HOIXA_SERVER_DATA or /var/lib/hoixa-server)",
+        )
+        return p
+
+    p = with_database(server.add_parser("run", help="ingestion worker and web console"))
+    p.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker HOST:PORT")
+    p.add_argument("--listen", default="127.0.0.1:8080", help="console HOST:PORT")
+    p.add_argument("--username", help="broker account of the server")
+    p.add_argument("--password-file", help="file with the broker password")
+    p.add_argument("--ca-file", help="CA certificate of the broker (TLS)")
+    p.add_argument("--signing-key", help="central private key (PEM) to publish catalogues")
+    p.set_defaults(func=cmd_server_run)
+    p = with_database(server.add_parser("add-user", help="add a console account"))
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["central", "province", "commune"])
+    p.add_argument("--province", help="2-digit province code")
+    p.add_argument("--commune", help="5-digit commune code")
+    p.set_defaults(func=cmd_server_add_user)
     return parser
 
 
