@@ -25,6 +25,7 @@ from pathlib import Path
 from tinydb import TinyDB
 
 from hoixa.contract import catalogue as cat
+from hoixa.durable import fsync_dir, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +50,12 @@ class Pointer:
     installed_at: str
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class CatalogueStore:
@@ -100,7 +83,7 @@ class CatalogueStore:
 
     def _write_pointer(self, name: str, pointer: Pointer) -> None:
         data = json.dumps(pointer.__dict__, ensure_ascii=False, indent=1).encode("utf-8")
-        _write_atomically(self.folder / name, data)
+        write_atomically(self.folder / name, data)
 
     def current(self) -> Pointer | None:
         return self._read_pointer(CURRENT)
@@ -130,7 +113,7 @@ class CatalogueStore:
         tmp = final.with_name(name + ".tmp")
         self._write_tinydb(tmp, doc)
         os.replace(tmp, final)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._fault("written")
         if current and current.file != name:
             self._write_pointer(PREVIOUS, current)

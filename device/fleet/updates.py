@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -46,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hoixa.contract import catalogue as cat
 from hoixa.contract import messages, packaging, topics
 from hoixa.device.catalogue_store import CatalogueStore, StaleCatalogueError
+from hoixa.durable import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +92,7 @@ class UpdateState:
 
     def save(self, path: Path) -> None:
         data = json.dumps(self.__dict__, indent=1, sort_keys=True).encode("utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomically(path, data)
 
 
 class CatalogueUpdater:
