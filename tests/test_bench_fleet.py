@@ -36,6 +36,7 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize("auth", [False, True], ids=["anonymous", "accounts-and-acl"])
 def test_twenty_boxes_connect_apply_the_update_and_every_event_is_counted(tmp_path, auth):
     run = _load()
+    already = set(multiprocessing.active_children())  # other tests' processes, if any
     result = run.run_size(
         BOXES,
         procs=2,
@@ -66,9 +67,9 @@ def test_twenty_boxes_connect_apply_the_update_and_every_event_is_counted(tmp_pa
     assert events.lost == events.dropped_by_broker == 0
     assert events.delivered_per_s > 0 and events.broker_cpu_us_per_event > 0
 
-    # Nothing is left running: simulators, consumer (and the broker, stopped with the fleet).
-    assert multiprocessing.active_children() == []
-    assert (tmp_path / "broker" / "mosquitto.log").exists()
+    # Nothing is left running: simulators, consumer, broker.
+    assert set(multiprocessing.active_children()) <= already
+    assert "terminating" in (tmp_path / "broker" / "mosquitto.log").read_text()
 
 
 def test_boxes_are_spread_one_per_commune_over_the_provinces():

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -72,6 +73,7 @@ def consumer_main(
     index: int,
     conn: Connection,
     login: tuple[str, str] | None = None,
+    ca_file: Path | None = None,
     host: str = "127.0.0.1",
 ) -> None:
     """Entry point of one consumer process: ready → answers 'count' / 'ids' → 'stop'."""
@@ -83,6 +85,8 @@ def consumer_main(
     client.on_message = counter.on_message
     if login:
         client.username_pw_set(*login)
+    if ca_file:
+        client.tls_set(ca_certs=str(ca_file))
 
     def on_connect(c, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:

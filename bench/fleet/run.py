@@ -52,12 +52,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hoixa.contract import catalogue as cat
 from hoixa.contract import topics
 from hoixa.server import broker_auth
+from hoixa.server import tls as server_tls
 from hoixa.server.catalogue_publisher import (
     AckTracker,
     PublishError,
     publish_catalogue,
 )
-from hoixa.server.mosquitto import Mosquitto
+from hoixa.server.mosquitto import Mosquitto, TlsFiles
 
 GOAL_BOXES = 3300
 GOAL_SHARE = 0.99
@@ -228,6 +229,7 @@ class SizeResult:
     boxes: int
     procs: int
     auth: bool
+    tls: bool
     load_before: str
     load_after: str = ""
     storm: StormResult | None = None
@@ -236,6 +238,12 @@ class SizeResult:
     broker_peak_rss_mb: float | None = None
     wall_s: float = 0.0
     error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The size, and how the boxes log in when not anonymous over plain TCP."""
+        extras = [name for name, on in (("accounts+ACL", self.auth), ("TLS", self.tls)) if on]
+        return f"{self.boxes} ({', '.join(extras)})" if extras else str(self.boxes)
 
     @property
     def meets_goal(self) -> bool:
@@ -266,13 +274,20 @@ class TimedAckTracker(AckTracker):
 # -- the fleet under test ------------------------------------------------------------------
 
 
-def server_client(port: int, client_id: str, login: tuple[str, str] | None = None) -> mqtt.Client:
+def server_client(
+    port: int,
+    client_id: str,
+    login: tuple[str, str] | None = None,
+    ca_file: Path | None = None,
+) -> mqtt.Client:
     """A server-side MQTT v5 client with its own network thread, connected."""
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
     )
     if login:
         client.username_pw_set(*login)
+    if ca_file:
+        client.tls_set(ca_certs=str(ca_file))
     client.max_inflight_messages_set(100)
     client.connect("127.0.0.1", port, keepalive=60)
     client.loop_start()
@@ -318,11 +333,20 @@ class Fleet:
     """A broker, N simulated boxes in `procs` processes, and the server-side clients."""
 
     def __init__(
-        self, boxes: int, folder: Path, *, procs: int = 4, seed: int = 1, auth: bool = False
+        self,
+        boxes: int,
+        folder: Path,
+        *,
+        procs: int = 4,
+        seed: int = 1,
+        auth: bool = False,
+        tls: bool = False,
     ):
         self.n = boxes
         self.folder = folder
         self.auth = auth  # password file and the fleet's ACL, as in production
+        self.tls = tls  # TLS with a server certificate from the fleet's CA, as in production
+        self.ca_file: Path | None = None
         self.procs = max(1, min(procs, boxes))
         self.seed = seed
         self.places = [topics.DevicePlace(*simbox.place_of(i)) for i in range(boxes)]
@@ -356,10 +380,17 @@ class Fleet:
     def start(self) -> Fleet:
         raise_open_files(self.n + 4096)
         password_file, acl_file = self._write_accounts() if self.auth else (None, None)
+        tls_files = None
+        if self.tls:
+            ca = server_tls.make_ca(self.folder / "pki")
+            server = server_tls.make_server_cert(self.folder / "pki", ca, ["127.0.0.1"])
+            tls_files = TlsFiles(ca.cert, server.cert, server.key)
+            self.ca_file = ca.cert
         self.broker = Mosquitto(
             self.folder / "broker",
             password_file=password_file,
             acl_file=acl_file,
+            tls=tls_files,
             persistence=True,
             # autosave: Debian's packaged default (30 min), not the tests' 1 s (a production
             # broker does not rewrite its database every second); $SYS every second.
@@ -368,7 +399,7 @@ class Fleet:
         self.broker.start()
         port = self.broker.port
         for name in ("bench-sys", "bench-publisher", "bench-acks"):
-            self.clients.append(server_client(port, name, self._login()))
+            self.clients.append(server_client(port, name, self._login(), self.ca_file))
         sys_client, self.publisher, self.ack_client = self.clients
         sys_client.on_message = self._on_sys
         sys_client.subscribe(DROPPED_TOPIC, qos=0)
@@ -385,6 +416,7 @@ class Fleet:
                 boxes=boxes,
                 public_key=public,
                 passwords=tuple(self.passwords[b[3]] for b in boxes) if self.auth else (),
+                ca_file=str(self.ca_file or ""),
                 installed_version=int(self.default["version"]),
                 seed=self.seed,
             )
@@ -622,7 +654,7 @@ class Fleet:
             ours, theirs = SPAWN.Pipe()
             process = SPAWN.Process(
                 target=event_counter.consumer_main,
-                args=(port, index, theirs, self._login()),
+                args=(port, index, theirs, self._login(), self.ca_file),
                 name=f"consumer-{index}",
                 daemon=True,
             )
@@ -666,14 +698,17 @@ def run_size(
     drain_s: float = 60.0,
     folder: Path | None = None,
     auth: bool = False,
+    tls: bool = False,
 ) -> SizeResult:
     """All three measures for one fleet size; a failure is recorded, not raised."""
     began = time.monotonic()
-    result = SizeResult(boxes=boxes, procs=min(procs, boxes), auth=auth, load_before=load_average())
+    result = SizeResult(
+        boxes=boxes, procs=min(procs, boxes), auth=auth, tls=tls, load_before=load_average()
+    )
     with contextlib.ExitStack() as stack:
         if folder is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-bench-")))
-        fleet = Fleet(boxes, folder, procs=procs, auth=auth)
+        fleet = Fleet(boxes, folder, procs=procs, auth=auth, tls=tls)
         try:
             with fleet:
                 result.storm = fleet.storm(storm_timeout_s)
@@ -710,11 +745,11 @@ def markdown(results: list[SizeResult]) -> str:
     for r in results:
         s = r.storm
         if s is None:
-            lines.append(f"| {r.boxes} | failed: {r.error} |||||||||||||")
+            lines.append(f"| {r.label} | failed: {r.error} |||||||||||||")
             continue
         why = ", ".join(f"{k} {v}" for k, v in sorted(s.failures.items()))
         lines.append(
-            f"| {r.boxes} | {s.connected} | {_fmt(s.p50_connack_s, ' s')} "
+            f"| {r.label} | {s.connected} | {_fmt(s.p50_connack_s, ' s')} "
             f"| {_fmt(s.all_connack_s, ' s')} | {_fmt(s.all_subscribed_s, ' s')} "
             f"| {s.retries}{f' ({why})' if why else ''} | {_fmt(s.listen_overflows)} "
             f"| {s.broker_cpu_pct} % | {s.broker_cpu_ms_per_box} ms | {s.broker_wait_pct} % "
@@ -735,7 +770,7 @@ def markdown(results: list[SizeResult]) -> str:
         if u is None:
             continue
         lines.append(
-            f"| {r.boxes} | {u.publish_s} s | {_fmt(u.t50_s, ' s')} | {_fmt(u.t90_s, ' s')} "
+            f"| {r.label} | {u.publish_s} s | {_fmt(u.t50_s, ' s')} | {_fmt(u.t90_s, ' s')} "
             f"| {_fmt(u.t99_s, ' s')} | {_fmt(u.t100_s, ' s')} | {u.applied} | {u.rejected} "
             f"| {u.pending} | {_fmt(u.verify_ms_mean, ' ms')} | {u.broker_cpu_pct} % "
             f"| {u.broker_cpu_ms_per_box} ms | {u.broker_wait_pct} % | {u.sim_cpu_pct} % "
@@ -754,7 +789,7 @@ def markdown(results: list[SizeResult]) -> str:
     for r in results:
         for e in r.events:
             lines.append(
-                f"| {r.boxes} | {e.consumers} | {e.acked} | {e.acked_per_s} "
+                f"| {r.label} | {e.consumers} | {e.acked} | {e.acked_per_s} "
                 f"| {e.delivered_per_s} | {e.lost} ({e.dropped_by_broker}) | {e.duplicates} "
                 f"| {_fmt(e.drain_s, ' s')} "
                 f"| {e.broker_cpu_pct} % | {e.broker_cpu_us_per_event} µs "
@@ -763,8 +798,17 @@ def markdown(results: list[SizeResult]) -> str:
             )
     failed = [r for r in results if r.error]
     if failed:
-        lines += ["", *(f"- {r.boxes} boxes: {r.error}" for r in failed)]
+        lines += ["", *(f"- {r.label} boxes: {r.error}" for r in failed)]
     return "\n".join(lines) + "\n"
+
+
+def _guess_s(results: list[SizeResult], boxes: int, events: bool) -> float:
+    """How long a run of `boxes` may take: a fixed part (processes, events, drain) plus a part
+    that grows with the boxes, from the last similar run."""
+    alike = [r for r in results if bool(r.events) == events] or results
+    last = alike[-1]
+    fixed = min(last.wall_s, 60.0 if events else 20.0)
+    return fixed + (last.wall_s - fixed) * boxes / last.boxes
 
 
 def _sizes(text: str) -> list[int]:
@@ -795,6 +839,9 @@ def main(argv: list[str] | None = None) -> int:
         "--auth", action="store_true", help="password file and the fleet's ACL (broker_auth)"
     )
     parser.add_argument(
+        "--tls", action="store_true", help="TLS, server certificate from a fleet CA (server/tls)"
+    )
+    parser.add_argument(
         "--folder", type=Path, help="keep each broker's folder (config, log) under this one"
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -808,10 +855,8 @@ def main(argv: list[str] | None = None) -> int:
     plan += [(n, tuple(args.limit_consumers), True) for n in args.limit]
     for n, consumers_, is_limit in plan:
         spent = time.monotonic() - began
-        if results:  # runs grow about linearly with the number of boxes
-            alike = [r for r in results if bool(r.events) == bool(consumers_)]
-            last = (alike or results)[-1]
-            guess = last.wall_s * max(1.0, n / last.boxes)
+        if is_limit and results:  # the --sizes always run; larger ones only within the budget
+            guess = _guess_s(results, n, bool(consumers_))
             if spent + guess > args.budget_s:
                 print(f"skipping {n} boxes: about {guess:.0f} s more would pass the budget")
                 break
@@ -823,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
             consumers=consumers_,
             folder=args.folder / f"{n}-boxes" if args.folder else None,
             auth=args.auth,
+            tls=args.tls,
         )
         results.append(result)
         print(json.dumps(asdict(result), indent=1), flush=True)

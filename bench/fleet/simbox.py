@@ -7,7 +7,8 @@ thread: paho's external-loop interface (`on_socket_open/close`, `on_socket_regis
 
 What each simulated box does on the wire, as the real one does:
   * MQTT v5, client id = device id, QoS 1, keepalive 60 s, Last Will = retained
-    {online: false, reason: "lost"} on its status topic;
+    {online: false, reason: "lost"} on its status topic; optionally (`--auth`, `--tls`) the
+    device id and a password as login, and TLS checked against the fleet's CA;
   * on CONNACK: subscribes to the catalogue topics of the three scopes of its place
     (all, province/NN, commune/NNNNN) and publishes its retained {online: true, "connected"};
   * when refused (no TCP connection within 10 s, CONNACK failure, no CONNACK within the
@@ -39,6 +40,7 @@ import os
 import random
 import selectors
 import socket
+import ssl
 import time
 import uuid
 import zlib
@@ -73,6 +75,7 @@ class WorkerSpec:
     public_key: bytes  # raw Ed25519 public key the boxes trust
     installed_version: int  # the catalogue version every box answers from at the start
     passwords: tuple[str, ...] = ()  # per box, with the broker's password file; () anonymous
+    ca_file: str = ""  # the CA boxes trust: TLS to the broker (server certificate only)
     host: str = "127.0.0.1"
     keepalive_s: int = 60  # FleetConfig.keepalive_seconds
     connect_timeout_s: float = 10.0  # LinkTuning.connect_timeout_s: the TCP handshake
@@ -156,6 +159,7 @@ class SimBox:
     attempts: int = 0  # failed attempts since the last good connection (backoff exponent)
     attempt_started: float = 0.0
     tcp_up: bool = False
+    tls_since: float | None = None  # TLS handshake under way since
     connack_at: float | None = None  # first successful CONNACK
     subscribed_at: float | None = None
     retries: int = 0
@@ -181,6 +185,8 @@ class BoxWorker:
         self.rng = random.Random(spec.seed * 7919 + spec.index)
         self.backoff = Backoff(spec.backoff_base_s, spec.backoff_cap_s)
         self.public_key = Ed25519PublicKey.from_public_bytes(spec.public_key)
+        # One context for all the process's boxes (paho's tls_set would load the CA per client).
+        self.ssl_context = ssl.create_default_context(cafile=spec.ca_file) if spec.ca_file else None
         self.sel = selectors.DefaultSelector()
         self.sel.register(conn.fileno(), READ, None)
         self.boxes = [
@@ -200,6 +206,7 @@ class BoxWorker:
         self.timers: list[tuple[float, int, int]] = []  # (when, box position, attempts) heap
         self.stopping = False
         self.subscribed = 0  # boxes whose catalogue subscription was granted at least once
+        self.inflight_events = 0  # events sent and not yet acknowledged, all boxes
         self.next_misc = 0.0
         self.connect_phase: tuple[float, float] | None = None  # (t0, deadline) until reported
         self.events_phase: dict[str, Any] | None = None
@@ -282,8 +289,19 @@ class BoxWorker:
                         self._failed(box, f"tcp:{errno.errorcode.get(err, err)}")
                         continue
                     box.tcp_up = True
+                    if self.ssl_context is not None:
+                        self._start_tls(box, client, sock)
+                        continue
+                if box.tls_since is not None:
+                    self._continue_tls(box, client, sock)
+                    continue
                 if mask & READ:
                     client.loop_read()
+                    # TLS: records already decrypted do not make the socket readable again.
+                    while isinstance(sock, ssl.SSLSocket) and client.socket() is sock:
+                        if not sock.pending():
+                            break
+                        client.loop_read()
                 if mask & WRITE and box.client is client and client.socket() is not None:
                     client.loop_write()
             now = time.monotonic()
@@ -298,7 +316,7 @@ class BoxWorker:
         for box in dirty:
             client = box.client
             sock = client.socket() if client else None
-            if sock is None:
+            if sock is None or box.tls_since is not None:  # a handshake sets its own interest
                 continue
             if box.tcp_up:
                 client.loop_write()
@@ -334,7 +352,7 @@ class BoxWorker:
         elif phase["open"] and now >= phase["stop"]:
             phase["open"] = False
         if now >= phase["stop"]:
-            inflight = sum(len(b.event_mids) for b in self.boxes)
+            inflight = self.inflight_events
             if inflight == 0 or now >= phase["deadline"]:
                 self.events_phase = None
                 result = {k: phase[k] for k in ("published", "acked", "refused", "first")}
@@ -352,11 +370,62 @@ class BoxWorker:
                 if now - box.attempt_started >= self.spec.connect_timeout_s:
                     self._failed(box, "tcp_timeout")
                 continue
+            if box.tls_since is not None:  # paho's handshake has the same 10 s timeout
+                if now - box.tls_since >= self.spec.connect_timeout_s:
+                    self._failed(box, "tls_timeout")
+                continue
             # Connected, or waiting for the CONNACK: paho gives up on a silent broker after
             # the keepalive (60 s), as in the real link.
             client.loop_misc()
 
     # -- connecting ----------------------------------------------------------------------------
+
+    def _start_tls(self, box: SimBox, client: mqtt.Client, sock: socket.socket) -> None:
+        """Wrap a freshly connected socket in TLS, to be handshaken without blocking.
+
+        paho's own TLS does a blocking handshake inside connect(): one thread serving hundreds
+        of boxes would then handshake one box at a time. Here the selector drives it, and the
+        wrapped socket replaces paho's plain one (a private attribute: a bench tool)."""
+        assert self.ssl_context is not None
+        self._forget_socket(sock)
+        try:
+            wrapped = self.ssl_context.wrap_socket(
+                sock, server_hostname=self.spec.host, do_handshake_on_connect=False
+            )
+        except (ssl.SSLError, OSError) as exc:
+            self._failed(box, f"tls:{type(exc).__name__}")
+            return
+        client._sock = wrapped
+        box.tls_since = time.monotonic()
+        self.sel.register(wrapped, READ | WRITE, box)
+        self.write_watch.add(wrapped.fileno())
+        self._continue_tls(box, client, wrapped)
+
+    def _continue_tls(self, box: SimBox, client: mqtt.Client, sock: ssl.SSLSocket) -> None:
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._watch(box, sock, write=False)
+            return
+        except ssl.SSLWantWriteError:
+            self._watch(box, sock, write=True)
+            return
+        except (ssl.SSLError, OSError) as exc:
+            self._failed(box, f"tls:{getattr(exc, 'reason', None) or type(exc).__name__}")
+            return
+        box.tls_since = None
+        self.counts["tls_handshakes"] += 1
+        self._watch(box, sock, write=client.want_write())
+        client.loop_write()  # the CONNECT paho queued meanwhile
+
+    def _watch(self, box: SimBox, sock: socket.socket, *, write: bool) -> None:
+        fd = sock.fileno()
+        if write != (fd in self.write_watch):
+            self.sel.modify(sock, READ | WRITE if write else READ, box)
+            if write:
+                self.write_watch.add(fd)
+            else:
+                self.write_watch.discard(fd)
 
     def _schedule(self, position: int, when: float) -> None:
         box = self.boxes[position]
@@ -389,6 +458,7 @@ class BoxWorker:
     def _attempt(self, box: SimBox) -> None:
         client = self._new_client(box)
         box.client, box.state, box.tcp_up, box.refusal = client, "connecting", False, ""
+        box.tls_since = None
         box.attempt_started = time.monotonic()
         self.counts["attempts"] += 1
         # clean_start False as the brief asks; without a Session Expiry Interval the session
@@ -418,7 +488,7 @@ class BoxWorker:
 
     def _drop_client(self, box: SimBox) -> None:
         client, box.client = box.client, None
-        box.state = "idle"
+        box.state, box.tls_since = "idle", None
         if client is None:
             return
         for name in ("on_connect", "on_disconnect", "on_subscribe", "on_publish", "on_message"):
@@ -427,6 +497,7 @@ class BoxWorker:
         if sock is not None:
             self._forget_socket(sock)
             sock.close()
+        self.inflight_events -= len(box.event_mids)  # lost with the connection
         box.event_mids.clear()
 
     def _forget_socket(self, sock: socket.socket) -> None:
@@ -494,6 +565,7 @@ class BoxWorker:
                 self.counts["publish_refused"] += 1
             return
         box.event_mids.discard(mid)
+        self.inflight_events -= 1
         phase = self.events_phase
         if phase is None:
             return
@@ -593,6 +665,7 @@ class BoxWorker:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             box.event_mids.add(info.mid)
+            self.inflight_events += 1
             phase["published"] += 1
 
     def _disconnect_all(self, grace_s: float) -> None:
