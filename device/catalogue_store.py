@@ -93,12 +93,17 @@ class CatalogueStore:
 
     # -- install --------------------------------------------------------------------------
 
-    def install(self, doc: cat.Catalogue, *, allow_older: bool = False) -> Pointer:
+    def install(
+        self, doc: cat.Catalogue, *, allow_older: bool = False, validated: bool = False
+    ) -> Pointer:
         """Validate and install a catalogue; the one it replaces is kept for rollback.
 
+        `validated=True` when the caller has just validated `doc` (an update unpacked by
+        contract.packaging): schema validation is most of the cost of applying an update.
         Raises CatalogueError (invalid: nothing changes) or StaleCatalogueError (not newer).
         """
-        cat.validate(doc, "new catalogue")
+        if not validated:
+            cat.validate(doc, "new catalogue")
         current = self.current()
         if current and not allow_older and doc["version"] <= current.version:
             raise StaleCatalogueError(

@@ -294,7 +294,8 @@ class CatalogueUpdater:
 
     def _install(self, manifest: dict[str, Any], doc: cat.Catalogue) -> None:
         try:
-            self.store.install(doc, allow_older=manifest["kind"] == "rollback")
+            # unpack() validated the catalogue already
+            self.store.install(doc, allow_older=manifest["kind"] == "rollback", validated=True)
         except StaleCatalogueError as exc:
             raise packaging.UpdateRejected("stale_version", str(exc)) from exc
         except cat.CatalogueError as exc:
