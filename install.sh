@@ -12,7 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 
 # System packages each role needs (Debian names).
-DEV_APT_PACKAGES=(python3-venv python3-dev git build-essential portaudio19-dev libasound2-plugins espeak-ng sox mosquitto mosquitto-clients postgresql)
+DEV_APT_PACKAGES=(python3-venv python3-dev git build-essential portaudio19-dev libasound2-plugins espeak-ng sox mosquitto mosquitto-clients postgresql chromium shellcheck)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }

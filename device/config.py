@@ -124,6 +124,7 @@ _SECTIONS = {
     "tts": TtsConfig,
     "audio": AudioConfig,
     "gpio": GpioConfig,
+    "fleet": FleetConfig,
 }
 _DEVICE_KEYS = {"commune_name": str, "data_dir": str, "ask_satisfaction": bool}
 

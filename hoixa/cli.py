@@ -14,7 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from hoixa.provisioning.cli import add_provision_commands, add_server_init_command
+from hoixa.provisioning.cli import errors_handled as provisioning_errors
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
 
 
 def _load_catalogue(args: argparse.Namespace):
@@ -243,6 +247,15 @@ def cmd_device_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_device_selftest(args: argparse.Namespace) -> int:
+    """Check lights, speaker, button, microphone, recogniser and server; 1 if any failed."""
+    from hoixa.device.selftest import selftest_command
+
+    return selftest_command(
+        args.config, skip_button=args.skip_button, as_json=args.json, phrase=args.phrase
+    )
+
+
 def _models_dest(args: argparse.Namespace):
     from hoixa.provisioning import models
 
@@ -303,6 +316,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 def cmd_server_add_user(args: argparse.Namespace) -> int:
     from hoixa.server.web.run import add_user_command
 
+    _server_settings(args)
     try:
         add_user_command(
             args.database,
@@ -319,9 +333,38 @@ def cmd_server_add_user(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _server_settings(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from --config (server.toml), then from
+    the built-in defaults, so the systemd unit needs only `--config`."""
+    defaults = {
+        "data_dir": os.environ.get("HOIXA_SERVER_DATA", "/var/lib/hoixa-server"),
+        "broker": "127.0.0.1:1883",
+        "listen": "127.0.0.1:8080",
+    }
+    if args.config:
+        from hoixa.server.config import load_server_config
+
+        cfg = load_server_config(args.config)
+        b = cfg.broker
+        defaults |= {
+            "data_dir": cfg.server.data_dir,
+            "database": cfg.server.database or None,
+            "broker": f"{b.host}:{b.port}",
+            "listen": cfg.server.listen,
+            "username": b.username,
+            "password_file": b.password_file,
+            "ca_file": b.ca_file or None,
+            "signing_key": cfg.keys.signing_key,
+        }
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+
+
 def cmd_server_run(args: argparse.Namespace) -> int:
     from hoixa.server.web.run import run
 
+    _server_settings(args)
     run(
         database=args.database,
         data_dir=Path(args.data_dir),
@@ -388,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the spoken answer to this WAV file")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_device_ask)
+    p = device.add_parser("selftest", help="check the box's parts, in Vietnamese, for staff")
+    p.add_argument("--config", help="device configuration TOML (default /etc/hoixa/device.toml)")
+    p.add_argument("--skip-button", action="store_true", help="do not wait for a button press")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument("--phrase", default="đăng ký khai sinh", help="what the person is asked to say")
+    p.set_defaults(func=cmd_device_selftest)
 
     models = sub.add_parser("models", help="speech models (Vosk, Piper)").add_subparsers(
         dest="models_command", required=True
@@ -425,17 +474,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def with_database(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", help="server.toml: the defaults for every option below")
         p.add_argument("--database", help="database URL (default: SQLite in --data-dir)")
         p.add_argument(
             "--data-dir",
-            default=os.environ.get("HOIXA_SERVER_DATA", "/var/lib/hoixa-server"),
             help="server data folder (default $HOIXA_SERVER_DATA or /var/lib/hoixa-server)",
         )
         return p
 
     p = with_database(server.add_parser("run", help="ingestion worker and web console"))
-    p.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker HOST:PORT")
-    p.add_argument("--listen", default="127.0.0.1:8080", help="console HOST:PORT")
+    p.add_argument("--broker", help="MQTT broker HOST:PORT (default 127.0.0.1:1883)")
+    p.add_argument("--listen", help="console HOST:PORT (default 127.0.0.1:8080)")
     p.add_argument("--username", help="broker account of the server")
     p.add_argument("--password-file", help="file with the broker password")
     p.add_argument("--ca-file", help="CA certificate of the broker (TLS)")
@@ -447,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--province", help="2-digit province code")
     p.add_argument("--commune", help="5-digit commune code")
     p.set_defaults(func=cmd_server_add_user)
+    add_server_init_command(server)
+    add_provision_commands(sub)
     return parser
 
 
@@ -461,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CatalogueError, ConfigError) as exc:
+    except (CatalogueError, ConfigError, *provisioning_errors()) as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:

@@ -19,10 +19,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """`mode` (e.g. 0o600 for a password) applies from the first byte, not after the write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    if mode is not None:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.fchmod(fd, mode)  # the umask must not widen or narrow it
+        fh_cm = os.fdopen(fd, "wb")
+    else:
+        fh_cm = open(tmp, "wb")  # noqa: SIM115  (closed by the with below)
+    with fh_cm as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -48,6 +48,9 @@ class Mosquitto:
     tls: TlsFiles | None = None
     persistence: bool = True  # keep retained messages and queued QoS 1 messages over restarts
     extra: list[str] = field(default_factory=list)  # more mosquitto.conf lines
+    # A production drop-in folder (provisioning/mosquitto_conf.py): it sets the listeners and
+    # the accounts; `port` must then be the local listener's, which start() waits for.
+    include_dir: Path | None = None
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +66,8 @@ class Mosquitto:
         return self.folder / "mosquitto.conf"
 
     def config_text(self) -> str:
+        if self.include_dir is not None:
+            return "\n".join([*self._process_lines(), f"include_dir {self.include_dir}"]) + "\n"
         lines = [f"listener {self.port} {self.host}"]
         if self.password_file:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
@@ -77,26 +82,30 @@ class Mosquitto:
                 f"keyfile {self.tls.keyfile}",
                 f"require_certificate {'true' if self.tls.require_certificate else 'false'}",
             ]
+        lines += self._process_lines()
+        lines += ["max_queued_messages 100000", *self.extra]
+        return "\n".join(lines) + "\n"
+
+    def _process_lines(self) -> list[str]:
+        """Persistence, user and log: what Debian's main mosquitto.conf sets on a server."""
         if self.persistence:
-            lines += [
+            lines = [
                 "persistence true",
                 f"persistence_location {self.folder}/",
                 "autosave_interval 1",
             ]
         else:
-            lines.append("persistence false")
+            lines = ["persistence false"]
         if os.geteuid() == 0:
             lines.append("user root")  # a test's files belong to root; do not switch user
-        lines += [
+        return [
+            *lines,
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
             "log_type information",
-            "max_queued_messages 100000",
-            *self.extra,
         ]
-        return "\n".join(lines) + "\n"
 
     def start(self) -> Mosquitto:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

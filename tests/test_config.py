@@ -18,6 +18,13 @@ espeak_voice = "vi-vn-x-south"
 [gpio]
 button_pin = 27
 talk_mode = "tap"
+
+[fleet]
+device_id = "hx-79-26734-01"
+province = "79"
+commune = "26734"
+broker_host = "mqtt.hoixa.example.vn"
+password = "written-at-enrolment"
 """
 
 
@@ -38,6 +45,11 @@ def test_a_full_file_is_read_and_the_rest_defaults(tmp_path, monkeypatch):
     assert config.tts.espeak_voice == "vi-vn-x-south"
     assert config.gpio.button_pin == 27 and config.gpio.talk_mode == "tap"
     assert config.asr.backend == "auto"
+    # [fleet] is what enrolment writes: a box must be able to read it back.
+    assert config.fleet.device_id == "hx-79-26734-01"
+    assert (config.fleet.province, config.fleet.commune) == ("79", "26734")
+    assert config.fleet.broker_host == "mqtt.hoixa.example.vn"
+    assert config.fleet.broker_port == 8883 and config.fleet.tls  # defaults kept
 
 
 def test_environment_overrides_the_data_folder(tmp_path, monkeypatch):
