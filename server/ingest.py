@@ -645,6 +645,7 @@ class IngestWorker:
         self._generation = 0
         self._known_devices: set[str] = set()
         self._writer: threading.Thread | None = None
+        self._heartbeat = time.monotonic()
         self._engine = None
         self._lock = threading.Lock()
         self.client = mqtt.Client(
@@ -716,8 +717,15 @@ class IngestWorker:
                 break
         return batch
 
+    def alive(self, stale_after_s: float = 30.0) -> bool:
+        """The writer thread runs and went round its loop lately (systemd's watchdog asks)."""
+        writer = self._writer
+        fresh = time.monotonic() - self._heartbeat < stale_after_s
+        return writer is not None and writer.is_alive() and fresh
+
     def _write_loop(self) -> None:
         while True:
+            self._heartbeat = time.monotonic()
             batch = self._next_batch()
             if batch:
                 self.process(batch)
@@ -752,6 +760,7 @@ class IngestWorker:
             try:
                 return self._commit(valid, counts)
             except (OperationalError, InterfaceError) as exc:
+                self._heartbeat = time.monotonic()  # waiting for the database is not hanging
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 log.error("database unavailable (%s); retrying in %s s", exc.orig, delay)
                 if self._stopping.wait(delay) and attempt >= 2:
@@ -868,7 +877,7 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.password_file, encoding="utf-8") as f:
             password = f.read().strip()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    IngestWorker(
+    worker = IngestWorker(
         args.database,
         args.host,
         args.port,
@@ -880,7 +889,11 @@ def main(argv: list[str] | None = None) -> None:
         ca_file=args.ca_file,
         batch_size=args.batch_size,
         batch_interval_s=args.batch_interval,
-    ).run_forever()
+    )
+    from hoixa.server.liveness import start_liveness
+
+    start_liveness([worker.alive])
+    worker.run_forever()
 
 
 if __name__ == "__main__":

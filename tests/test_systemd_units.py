@@ -17,7 +17,9 @@ UNITS = sorted((ROOT / "systemd").glob("*.service"))
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
 def test_unit_verifies(tmp_path, unit):
     # The installed program does not exist on a development machine: point it at Python.
-    text = unit.read_text().replace("/opt/hoixa/venv/bin/hoixa", sys.executable)
+    text = unit.read_text()
+    for program in ("/opt/hoixa/venv/bin/hoixa", "/opt/hoixa/venv/bin/python"):
+        text = text.replace(program, sys.executable)
     copy = tmp_path / unit.name
     copy.write_text(text)
     proc = subprocess.run(
@@ -37,6 +39,17 @@ def test_device_unit_has_watchdog_restart_and_an_unprivileged_user():
     assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
 
 
+def test_server_units_notify_and_are_restarted_when_they_hang():
+    for name in ("hoixa-server.service", "hoixa-ingest@.service"):
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.read(ROOT / "systemd" / name)
+        service = unit["Service"]
+        assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0, name
+        assert service["Restart"] == "always" and service["User"] == "hoixa", name
+        assert service["ProtectSystem"] == "strict", name
+
+
 def test_every_unit_is_tested():
-    assert {p.name for p in UNITS} >= {"hoixa-device.service"}
+    names = {"hoixa-device.service", "hoixa-server.service", "hoixa-ingest@.service"}
+    assert {p.name for p in UNITS} >= names
     assert all(Path(p).read_text().startswith("#") for p in UNITS)  # each says what it is

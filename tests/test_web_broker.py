@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -167,7 +168,11 @@ def test_publishing_from_the_console_reaches_boxes_and_their_acks_come_back(
 def test_hoixa_server_run_serves_the_console_and_stores_what_boxes_send(broker, tmp_path):
     data = tmp_path / "data"
     port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Stand in for systemd: the notify socket the unit (Type=notify) would give it.
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(30)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NOTIFY_SOCKET=str(tmp_path / "notify"))
     hoixa = [sys.executable, "-m", "hoixa.cli"]
     added = subprocess.run(
         [*hoixa, "server", "add-user", "trung", "--role", "central", "--data-dir", str(data)],
@@ -209,6 +214,9 @@ def test_hoixa_server_run_serves_the_console_and_stores_what_boxes_send(broker, 
                 return False
 
         wait_until(up, "the console to answer", timeout=30)
+        # READY=1 once the console answers and the worker runs, then watchdog pings.
+        assert notify.recv(1024).startswith(b"READY=1")
+        assert notify.recv(1024) == b"WATCHDOG=1"
         assert (data / "hoixa.db").exists()
         assert (data / "console-secret").stat().st_mode & 0o077 == 0
 
@@ -226,6 +234,7 @@ def test_hoixa_server_run_serves_the_console_and_stores_what_boxes_send(broker, 
         assert (mine["province"], mine["commune"], mine["enrolled"]) == ("48", "20194", False)
         assert httpx.get(f"{base}/api/v1/boxes", timeout=5).status_code == 401
     finally:
+        notify.close()
         if box is not None:
             box.close()
         server.send_signal(signal.SIGINT)

@@ -124,6 +124,10 @@ def run(
         ca_file=ca_file,
         upgrade=False,
     ).start()
+    from hoixa.server.liveness import console_answers, start_liveness
+
+    console_url = f"http://{'127.0.0.1' if listen_host in ('0.0.0.0', '') else listen_host}"
+    start_liveness([worker.alive, console_answers(f"{console_url}:{listen_port}/login")])
     try:
         app = create_app(url, secret_key=session_secret(data_dir), publisher=publisher)
         print(
