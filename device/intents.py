@@ -82,6 +82,9 @@ CATEGORY_PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "fees": (
         "bao nhiêu tiền",
+        "hết bao nhiêu tiền",
+        "mất bao nhiêu tiền",
+        "tốn bao nhiêu tiền",
         "hết bao nhiêu",
         "mất bao nhiêu",
         "tốn bao nhiêu",
@@ -572,9 +575,12 @@ class Utterance:
 
 
 def find_phrases(
-    utt: Utterance, table: PhraseTable, *, first_only: bool = False
+    utt: Utterance, table: PhraseTable, *, first_only: bool = False, overlapping: bool = False
 ) -> list[PhraseHit]:
     """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
+
+    `overlapping` keeps every hit, however it overlaps others ("mất chứng minh" and "chứng
+    minh nhân dân" in "mất chứng minh nhân dân" each say something).
 
     Longer phrases are rarely ambiguous, so for them a recogniser's mistakes are forgiven: a
     wrong tone ("nói lai") for two or more syllables (folded spelling), and a confused
@@ -600,10 +606,11 @@ def find_phrases(
     taken: set[int] = set()
     for neg_length, _, start, key in found:
         span = set(range(start, start - neg_length))
-        if span & taken:
+        hit = PhraseHit(key, start, start - neg_length)
+        if (span & taken and not overlapping) or hit in hits:
             continue
         taken |= span
-        hits.append(PhraseHit(key, start, start - neg_length))
+        hits.append(hit)
         if first_only:
             break
     return sorted(hits, key=lambda h: h.start)
@@ -659,9 +666,14 @@ def detect_yes_no(utt: Utterance) -> bool | None:
     return True if find_phrases(utt, _YES) else None
 
 
-def remove_span(utt: Utterance, hit: PhraseHit) -> Utterance:
-    """The utterance without the syllables of one hit (e.g. the category question)."""
-    keep = [i for i in range(len(utt)) if not hit.start <= i < hit.end]
+def category_hits(utt: Utterance) -> list[PhraseHit]:
+    """Every way of asking for a part of a procedure in the utterance, in order."""
+    return find_phrases(utt, _CATEGORY)
+
+
+def remove_span(utt: Utterance, *hits: PhraseHit) -> Utterance:
+    """The utterance without the syllables of the hits (e.g. the category questions)."""
+    keep = [i for i in range(len(utt)) if not any(h.start <= i < h.end for h in hits)]
     return Utterance(
         tuple(utt.toned[i] for i in keep), tuple(utt.folded[i] for i in keep), utt.has_tones
     )

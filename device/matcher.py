@@ -20,16 +20,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from hoixa.contract.catalogue import Catalogue, Procedure, spoken_name
-from hoixa.device.intents import Utterance, detect_category, detect_emergency, remove_span
+from hoixa.device.intents import Utterance, category_hits, detect_emergency, remove_span
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.synonyms import official_words
-from hoixa.vietnamese import fold_syllable, normalize, sound_key
+from hoixa.vietnamese import fold_syllable, normalize, sound_key, spoken_numbers_to_digits
 
 ANSWER_MIN_SCORE = 0.66  # best score needed to answer without asking back
 ANSWER_MIN_LEAD = 0.12  # … and its lead over the next procedure
@@ -46,6 +45,8 @@ PHRASE_COVER_BETA = 1.5  # covering the phrase matters more than covering the wh
 CHATTER_FACTOR = 0.25  # how much talk words count on the question's side
 TONE_MISMATCH_CREDIT = 0.5  # same letters, other tones: maybe misheard, maybe another word
 SUPPORT_BONUS = 0.15  # share of a second fitting phrase added to the best one
+EXPLAINED_BONUS = 0.4  # share of the question explained by the procedure's other phrases
+MAX_EXPLAINED = 15  # … looked at for the best procedures only: it only reorders close ones
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half as much as the rarest known one
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
@@ -57,7 +58,29 @@ _CHATTER_WORDS = (
     "này đó kia nào gì chi sao thế như vậy rứa cái những các xã đi lên về ra đây "
     "hồi xưa nay mới vừa lắm quá luôn nữa thằng đứa"
 )
-CHATTER = frozenset(sound_key(w) for w in _CHATTER_WORDS.split())
+# By spelling, not by sound: "cái" sounds like "khai", "họ" like "hộ", "nay" like "lại".
+CHATTER_TONED = frozenset(normalize(_CHATTER_WORDS).split())
+CHATTER_FOLDED = frozenset(fold_syllable(w) for w in CHATTER_TONED)
+
+
+def _with_digits(utt: Utterance) -> Utterance:
+    """Numbers said in words written as catalogues write them ("mười bốn" → "14")."""
+    toned = tuple(spoken_numbers_to_digits(list(utt.toned)))
+    if toned == utt.toned:
+        return utt
+    return Utterance(toned, tuple(fold_syllable(s) for s in toned), utt.has_tones)
+
+
+def _syllable(toned: str) -> Syllable:
+    folded = fold_syllable(toned)
+    return sound_key(folded), toned, folded
+
+
+def _is_chatter(spelling: str | None, folded: str) -> bool:
+    return spelling in CHATTER_TONED if spelling else folded in CHATTER_FOLDED
+
+
+Syllable = tuple[str, str | None, str]  # sound key, toned spelling (None if unsure), folded
 
 
 @dataclass(frozen=True)
@@ -143,23 +166,24 @@ class Matcher:
 
     # -- the question's terms -------------------------------------------------------------
 
-    def _heard_syllables(self, utt: Utterance) -> list[tuple[str, str | None, str]]:
+    def _heard_syllables(self, utt: Utterance) -> list[list[Syllable]]:
         """(sound key, toned spelling or None, folded spelling) per syllable heard, repaired.
 
         A syllable the catalogue never uses may be two run together ("khaisinh") or a near
-        miss of a known one: split it, or snap it to the closest known syllable.
+        miss of a known one: split it, or snap it to the closest known syllable. One list per
+        syllable of `utt`, so spans found on `utt` still point at the right ones.
         """
-        out: list[tuple[str, str | None, str]] = []
+        out: list[list[Syllable]] = []
         known = self._index.known_keys
         for toned, folded in zip(utt.toned, utt.folded, strict=True):
             key = sound_key(folded)
             spelling = toned if utt.has_tones else None
             if key in known or len(folded) < FUZZY_MIN_LENGTH or not folded.isalpha():
-                out.append((key, spelling, folded))
+                out.append([(key, spelling, folded)])
                 continue
             split = self._split_merged(folded)
             if split:
-                out += [(sound_key(part), None, part) for part in split]
+                out.append([(sound_key(part), None, part) for part in split])
                 continue
             best = process.extractOne(
                 folded,
@@ -168,9 +192,9 @@ class Matcher:
                 score_cutoff=FUZZY_MIN_RATIO,
             )
             if best:
-                out.append((self._index.syllables[best[0]], None, best[0]))
+                out.append([(self._index.syllables[best[0]], None, best[0])])
             else:
-                out.append((key, spelling, folded))
+                out.append([(key, spelling, folded)])
         return out
 
     def _split_merged(self, syl: str) -> list[str] | None:
@@ -181,47 +205,83 @@ class Matcher:
                 return [left, right]
         return None
 
+    def _terms(self, segment: list[Syllable]) -> list[tuple[str, str | None, float, int, int]]:
+        """(sound-key term, exact term or None, weight, first, last) of a run of syllables.
+
+        `first` and `last` are the positions in `segment` the term spans. A word the
+        catalogue has never seen has no term to match (empty name) but still weighs: it is
+        something said that no phrase explains ("con chó nhà hàng xóm sủa").
+        """
+        out = []
+        n = len(segment)
+        for first, last in [(i, i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]:
+            gram = segment[first : last + 1]
+            keys = [k for k, _, _ in gram]
+            key_term = ("u:" if len(keys) == 1 else "b:") + "_".join(keys)
+            factor = CHATTER_FACTOR if all(_is_chatter(s, f) for _, s, f in gram) else 1.0
+            if not self._index.has(key_term):
+                if len(keys) == 1:
+                    weight = self._index.unknown_weight * UNKNOWN_WORD_SHARE * factor
+                    out.append(("", None, weight, first, last))
+                continue
+            weight = self._index.weight([f for _, _, f in gram], keys) * factor
+            spellings = [s for _, s, _ in gram]
+            exact = None
+            if all(spellings):
+                exact = ("t:" if len(keys) == 1 else "bt:") + "_".join(spellings)  # type: ignore[arg-type]
+            out.append((key_term, exact, weight, first, last))
+        return out
+
     def _question(self, utt: Utterance) -> tuple[list[QueryTerm], float]:
-        """The question's terms with their shares and weights, and its total weight."""
-        segments = [self._heard_syllables(utt)]
-        for phrase in official_words(utt):
-            toned = normalize(phrase).split()
-            segments.append([(sound_key(fold_syllable(s)), s, fold_syllable(s)) for s in toned])
+        """The question's terms with their shares and weights, and its total weight.
+
+        Official words stand in for the everyday words they were found for ("chứng minh
+        nhân dân" → "căn cước"): a phrase may match either, and the question's total grows
+        only by what the official words weigh beyond the words heard, so saying one thing
+        does not count as saying two.
+        """
+        heard = self._heard_syllables(utt)
+        flat = [s for part in heard for s in part]
+        owner = [i for i, part in enumerate(heard) for _ in part]  # flat position -> utt's
+        synonyms = official_words(utt)
+        group_at: dict[int, int] = {}
+        for n, (_, start, end) in enumerate(synonyms, 1):
+            for i in range(start, end):
+                group_at.setdefault(i, n)  # where hits overlap, the first one owns the words
         terms: dict[str, QueryTerm] = {}
         total = 0.0
-        for segment in segments:
-            grams = [[syllable] for syllable in segment] + [list(p) for p in pairwise(segment)]
-            for gram in grams:
-                keys = [k for k, _, _ in gram]
-                key_term = ("u:" if len(keys) == 1 else "b:") + "_".join(keys)
-                if key_term in terms:
-                    continue
-                chatter = CHATTER_FACTOR if all(k in CHATTER for k in keys) else 1.0
-                if not self._index.has(key_term):
-                    if len(keys) == 1:
-                        # Words the catalogue has never seen still count as something said
-                        # that no phrase explains ("con chó nhà hàng xóm sủa cả đêm").
-                        total += self._index.unknown_weight * UNKNOWN_WORD_SHARE * chatter
-                        terms[key_term] = QueryTerm(key_term, 0.0, 0.0)
-                    continue
-                weight = self._index.weight([f for _, _, f in gram], keys) * chatter
+
+        def add(key_term: str, exact: str | None, weight: float, group: int) -> None:
+            if key_term in terms:
+                return
+            if exact:
+                # With tone marks heard, "bao" (bao nhiêu) is not "báo" (báo tử): a match
+                # that only agrees once tones are dropped earns part of the credit.
+                terms[key_term] = QueryTerm(key_term, TONE_MISMATCH_CREDIT, weight, group)
+                terms[exact] = QueryTerm(exact, 1 - TONE_MISMATCH_CREDIT, weight, group)
+            else:
+                terms[key_term] = QueryTerm(key_term, 1.0, weight, group)
+
+        for key_term, exact, weight, first, last in self._terms(flat):
+            if key_term not in terms:
                 total += weight
-                spellings = [s for _, s, _ in gram]
-                if all(spellings):
-                    # With tone marks heard, "bao" (bao nhiêu) is not "báo" (báo tử): a match
-                    # that only agrees once tones are dropped earns part of the credit.
-                    exact = ("t:" if len(keys) == 1 else "bt:") + "_".join(spellings)
-                    terms[key_term] = QueryTerm(key_term, TONE_MISMATCH_CREDIT, weight)
-                    terms[exact] = QueryTerm(exact, 1 - TONE_MISMATCH_CREDIT, weight)
-                else:
-                    terms[key_term] = QueryTerm(key_term, 1.0, weight)
+                if key_term:
+                    group = group_at.get(owner[first], 0)
+                    add(key_term, exact, weight, group if group == group_at.get(owner[last]) else 0)
+        for group, (phrase, start, end) in enumerate(synonyms, 1):
+            said = sum(t[2] for t in self._terms([s for part in heard[start:end] for s in part]))
+            official = self._terms([_syllable(s) for s in normalize(phrase).split()])
+            total += max(0.0, sum(t[2] for t in official) - said)
+            for key_term, exact, weight, _, _ in official:
+                if key_term:
+                    add(key_term, exact, weight, -group)
         return [t for t in terms.values() if t.share > 0], total
 
     # -- ranking and deciding -------------------------------------------------------------
 
     def rank(self, utt: Utterance, among: set[str] | None = None) -> list[Candidate]:
         """Procedures by score for an utterance (category words already removed), best first."""
-        query, total = self._question(utt)
+        query, total = self._question(_with_digits(utt))
         scores = self._index.score(query, total)
         if scores is None:
             return []
@@ -235,15 +295,26 @@ class Matcher:
         for i in _best_first(score, limit=10 * MAX_PHRASES_PER_RANK):
             proc = int(scores.procs[i])
             if proc not in best:
-                best[proc] = [float(score[i]), float(p[i]), 0.0]
+                best[proc] = [float(score[i]), float(p[i]), 0.0, float(q[i])]
             elif best[proc][2] == 0.0:
                 best[proc][2] = float(score[i])
+        first_pass = sorted(
+            (
+                (first + SUPPORT_BONUS * second, proc, cover, first_q)
+                for proc, (first, cover, second, first_q) in best.items()
+                if among is None or self.procedures[proc]["code"] in among
+            ),
+            reverse=True,
+        )
         ranked = []
-        for proc, (first, cover, second) in best.items():
-            code = self.procedures[proc]["code"]
-            if among is None or code in among:
-                total_score = min(first + SUPPORT_BONUS * second, 1.0)
-                ranked.append(Candidate(code, self.procedures[proc]["name"], total_score, cover))
+        for rank, (score_so_far, proc, cover, first_q) in enumerate(first_pass):
+            if rank < MAX_EXPLAINED:
+                # Words of the question that other phrases of the same procedure explain
+                # ("mất" beside "chứng minh nhân dân") tell sister procedures apart.
+                extra = max(self._index.explained(proc, query, total) - first_q, 0.0)
+                score_so_far += EXPLAINED_BONUS * extra
+            code, name = self.procedures[proc]["code"], self.procedures[proc]["name"]
+            ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover))
         ranked.sort(key=lambda c: -c.score)
         return ranked[:10]
 
@@ -253,10 +324,11 @@ class Matcher:
         emergency = detect_emergency(utt)
         if emergency:
             return Decision(text, "emergency", emergency=emergency)
-        category_hit = detect_category(utt)
-        category = category_hit.key if category_hit else None
-        if category_hit:
-            utt = remove_span(utt, category_hit)
+        # The first way of asking names the part wanted; none of them name the procedure
+        # ("làm căn cước ở đâu, mất bao lâu").
+        asked = category_hits(utt)
+        category = asked[0].key if asked else None
+        utt = remove_span(utt, *asked)
         return self.decide(text, self.rank(utt), category)
 
     def decide(self, text: str, ranked: list[Candidate], category: str | None) -> Decision:

@@ -17,9 +17,13 @@ from itertools import pairwise
 
 import numpy as np
 
-from hoixa.vietnamese import fold_syllable, normalize, sound_key
+from hoixa.vietnamese import fold_syllable, normalize, sound_key, spoken_numbers_to_digits
 
 BIGRAM_FACTOR = 0.8  # a pair of syllables in order counts a little less than a syllable
+# Verbs of asking that any procedure may or may not be named with ("đăng ký khai tử", "làm
+# khai tử", "khai tử"): a phrase that has them loses little when they are not said.
+GENERIC_WORDS = frozenset(normalize("đăng ký làm mần cấp xin giấy").split())
+GENERIC_FACTOR = 0.5
 
 
 def key_terms(keys: list[str]) -> list[str]:
@@ -33,6 +37,9 @@ class QueryTerm:
     term: str
     share: float
     weight: float
+    # Everyday words and the official words found for them are alternatives: +n marks the
+    # words heard in the n-th such span, -n the official words added for it (0: neither).
+    group: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class PhraseIndex:
         spelled: dict[int, set[str]] = defaultdict(set)
         keyed: dict[int, set[str]] = defaultdict(set)
         for proc, text, factor in phrases:
-            toned = normalize(text).split()
+            toned = spoken_numbers_to_digits(normalize(text).split())
             folded = [fold_syllable(s) for s in toned]
             keys = [sound_key(s) for s in folded]
             for syl, key in zip(folded, keys, strict=True):
@@ -108,6 +115,7 @@ class PhraseIndex:
         triple_phrases: list[int] = []
         triple_weights: list[float] = []
         totals, procs, factors = [], [], []
+        proc_terms: dict[int, set[str]] = defaultdict(set)
         for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
             seen: set[str] = set()
             total = 0.0
@@ -119,8 +127,11 @@ class PhraseIndex:
                     continue
                 seen.add(key_term)
                 weight = self.weight(folded[start:end], keys[start:end])
+                if all(s in GENERIC_WORDS for s in toned[start:end]):
+                    weight *= GENERIC_FACTOR
                 total += weight
                 exact_term = ("t:" if size == 1 else "bt:") + "_".join(toned[start:end])
+                proc_terms[proc].update((key_term, exact_term))
                 for term in (key_term, exact_term):
                     triple_terms.append(term_ids.setdefault(term, len(term_ids)))
                     triple_phrases.append(pid)
@@ -137,9 +148,30 @@ class PhraseIndex:
             term: (phrases[bounds[i] : bounds[i + 1]], weights[bounds[i] : bounds[i + 1]])
             for term, i in term_ids.items()
         }
+        self._proc_terms = {proc: frozenset(terms) for proc, terms in proc_terms.items()}
         self._totals = np.asarray(totals, dtype=np.float64)
         self._procs = np.asarray(procs, dtype=np.int32)
         self._factors = np.asarray(factors, dtype=np.float64)
+
+    def explained(self, proc: int, query: list[QueryTerm], question_weight: float) -> float:
+        """Share of the question's weight that any phrase of procedure `proc` explains."""
+        if question_weight <= 0:
+            return 0.0
+        terms = self._proc_terms.get(proc, frozenset())
+        matched = 0.0
+        alternatives: dict[int, float] = defaultdict(float)
+        for q in query:
+            if q.term in terms:
+                if q.group:
+                    alternatives[q.group] += q.weight * q.share
+                else:
+                    matched += q.weight * q.share
+        for group, heard in alternatives.items():
+            if group > 0:
+                matched += max(heard, alternatives.get(-group, 0.0))
+            elif -group not in alternatives:
+                matched += heard
+        return min(matched / question_weight, 1.0)
 
     def has(self, term: str) -> bool:
         return term in self._postings

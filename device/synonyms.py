@@ -188,10 +188,10 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
 _TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misleads
 
 
-def official_words(utt: Utterance) -> list[str]:
-    """The official phrases for the everyday words heard, in order, without repeats."""
-    out: list[str] = []
-    for hit in find_phrases(utt, _TABLE):
-        if hit.key not in out:
-            out.append(hit.key)
-    return out
+def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
+    """(official phrase, start, end) for the everyday words heard at syllables start:end.
+
+    Hits may overlap: "mất chứng minh nhân dân" is both "cấp lại" and "căn cước".
+    """
+    hits = find_phrases(utt, _TABLE, overlapping=True)
+    return [(hit.key, hit.start, hit.end) for hit in hits]

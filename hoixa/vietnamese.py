@@ -245,3 +245,58 @@ def strip_fillers(normal_text: str) -> str:
     for phrase in _FILLER_PHRASES_NORMAL:
         text = text.replace(f" {phrase} ", " ")
     return " ".join(w for w in text.split() if w not in FILLER_WORDS)
+
+
+# Numbers as people say them ("mười bốn tuổi", "sáu mươi") and as catalogues write them ("14").
+_UNITS = {
+    "một": 1, "mốt": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5, "lăm": 5,
+    "sáu": 6, "bảy": 7, "bẩy": 7, "tám": 8, "chín": 9,
+}  # fmt: skip
+_UNITS_FOLDED = {fold_syllable(w): n for w, n in _UNITS.items() if w not in ("tư", "mốt")}
+_TENS = ("mười", "mươi")
+
+
+def _is_tens(syllable: str) -> bool:
+    return syllable in _TENS or syllable == "muoi"
+
+
+def _unit(syllable: str) -> int | None:
+    if syllable in _UNITS:
+        return _UNITS[syllable]
+    return _UNITS_FOLDED.get(syllable) if syllable.isascii() else None
+
+
+def spoken_numbers_to_digits(syllables: list[str]) -> list[str]:
+    """Write numbers said in words as digits: "mười bốn tuổi" → "14 tuổi", "sáu mươi" → "60".
+
+    Only where the words cannot mean anything else: a number with "mười"/"mươi" in it, or
+    a single digit before "tuổi" ("dưới sáu tuổi"). "năm" alone stays a year, "ba" a father.
+    Works on canonical syllables with or without tone marks.
+    """
+    out: list[str] = []
+    i, n = 0, len(syllables)
+    while i < n:
+        syl = syllables[i]
+        nxt = syllables[i + 1] if i + 1 < n else ""
+        if _is_tens(syl):
+            value, i = 10, i + 1  # "mười", "mười bốn"
+            unit = _unit(syllables[i]) if i < n else None
+            if unit is not None:
+                value, i = value + unit, i + 1
+            out.append(str(value))
+            continue
+        unit = _unit(syl)
+        if unit is not None and _is_tens(nxt):
+            value, i = unit * 10, i + 2  # "sáu mươi", "hai mươi lăm"
+            last = _unit(syllables[i]) if i < n else None
+            if last is not None:
+                value, i = value + last, i + 1
+            out.append(str(value))
+            continue
+        if unit is not None and fold_syllable(nxt) == "tuoi":
+            out.append(str(unit))
+            i += 1
+            continue
+        out.append(syl)
+        i += 1
+    return out

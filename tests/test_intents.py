@@ -2,11 +2,14 @@ import pytest
 
 from hoixa.device.intents import (
     Utterance,
+    category_hits,
+    compile_phrases,
     detect_category,
     detect_command,
     detect_emergency,
     detect_section_name,
     detect_yes_no,
+    find_phrases,
     remove_span,
 )
 
@@ -14,6 +17,21 @@ from hoixa.device.intents import (
 def category(text: str) -> str | None:
     hit = detect_category(Utterance.of(text))
     return hit.key if hit else None
+
+
+def test_every_category_question_is_removed_not_only_the_first():
+    utt = Utterance.of("làm căn cước ở đâu hết bao nhiêu tiền")
+    asked = category_hits(utt)
+    assert [h.key for h in asked] == ["submission", "fees"]
+    assert " ".join(remove_span(utt, *asked).toned) == "làm căn cước"
+
+
+def test_overlapping_hits_are_kept_only_when_asked():
+    table = compile_phrases({"cấp lại": ("mất chứng minh",), "căn cước": ("chứng minh nhân dân",)})
+    utt = Utterance.of("mất chứng minh nhân dân")
+    assert [h.key for h in find_phrases(utt, table)] == ["căn cước"]
+    both = find_phrases(utt, table, overlapping=True)
+    assert {h.key for h in both} == {"cấp lại", "căn cước"}
 
 
 @pytest.mark.parametrize(

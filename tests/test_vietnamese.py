@@ -9,6 +9,7 @@ from hoixa.vietnamese import (
     normalize,
     sound_key,
     split_tone,
+    spoken_numbers_to_digits,
     strip_fillers,
 )
 
@@ -90,3 +91,19 @@ def test_strip_fillers_removes_politeness_and_hesitation_only():
 
 def test_strip_fillers_keeps_meaningful_words():
     assert strip_fillers("đăng ký kết hôn") == "đăng ký kết hôn"
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [
+        ("con tôi đủ mười bốn tuổi", "con tôi đủ 14 tuổi"),
+        ("tôi năm nay sáu mươi tuổi", "tôi năm nay 60 tuổi"),
+        ("hai mươi lăm", "25"),
+        ("bé dưới sáu tuổi", "bé dưới 6 tuổi"),
+        ("muoi tam tuoi", "18 tuoi"),  # no tone marks
+        ("năm nay ba tôi", "năm nay ba tôi"),  # a year and a father, not 5 and 3
+        ("mua muối", "mua muối"),  # salt is not ten
+    ],
+)
+def test_spoken_numbers_become_digits_only_where_unambiguous(said, written):
+    assert " ".join(spoken_numbers_to_digits(normalize(said).split())) == written
