@@ -247,6 +247,48 @@ def cmd_device_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_device_link(args: argparse.Namespace) -> int:
+    """Only the link to the server, no audio: for a technician checking a box's enrolment,
+    and for a simulated box on a development machine. Prints each catalogue it installs."""
+    import signal
+    import threading
+
+    from hoixa.device.config import load_config
+    from hoixa.device.fleet.link import open_link
+
+    config = load_config(args.config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def applied(doc) -> None:
+        print(
+            f"đã cài danh mục {doc['scope']} phiên bản {doc['version']} "
+            f"({len(doc['procedures'])} thủ tục)",
+            flush=True,
+        )
+
+    link = open_link(config, on_applied=applied)
+    if link is None:
+        print(f"{args.config}: [fleet] broker_host trống: không nối về máy chủ", file=sys.stderr)
+        return EXIT_INVALID
+    link.start()
+    fleet = config.fleet
+    print(f"{fleet.device_id}: nối tới {fleet.broker_host}:{fleet.broker_port} …", flush=True)
+    was_connected = False
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    try:
+        while not stop.wait(0.2):
+            if link.connected != was_connected:
+                was_connected = link.connected
+                print("đã kết nối" if was_connected else "mất kết nối, đang thử lại", flush=True)
+            if deadline and time.monotonic() > deadline:
+                break
+    finally:
+        link.stop()
+    return EXIT_OK if was_connected else EXIT_INVALID
+
+
 def cmd_device_selftest(args: argparse.Namespace) -> int:
     """Check lights, speaker, button, microphone, recogniser and server; 1 if any failed."""
     from hoixa.device.selftest import selftest_command
@@ -426,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = with_catalogue(device.add_parser("run", help="the voice terminal's main loop"))
     p.set_defaults(func=cmd_device_run)
+    p = device.add_parser("link", help="only the link to the server (no audio), Ctrl-C stops")
+    p.add_argument("--config", default="/etc/hoixa/device.toml")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    p.set_defaults(func=cmd_device_link)
     p = with_catalogue(device.add_parser("ask", help="answer a recorded question (WAV)"))
     p.add_argument("question", help="WAV file with the spoken question")
     p.add_argument("--out", help="write the spoken answer to this WAV file")

@@ -139,7 +139,11 @@ def cmd_server_init(args: argparse.Namespace) -> int:
         public_port=args.public_port,
         reload=args.reload,
     )
-    report = init_server(Path(args.config), options)
+    try:
+        report = init_server(Path(args.config), options)
+    except ValueError as exc:
+        print(f"server not initialised: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     for line in report.done or ["nothing to do: everything is already in place"]:
         print(line)
     if report.broker_config_changed:

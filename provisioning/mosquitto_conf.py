@@ -50,7 +50,7 @@ def drop_in_text(layout: BrokerLayout) -> str:
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
         "# A box's event is at most 64 KiB (contract/messages.py); a catalogue chunk 256 KiB.",
-        "message_size_limit 1048576",
+        "max_packet_size 1100000",
         "# Write the in-memory state (retained catalogues, queued events) to disk every",
         "# minute: a power cut on the server loses at most that minute of queued messages.",
         "autosave_interval 60",
