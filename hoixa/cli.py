@@ -258,8 +258,7 @@ def cmd_device_link(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def applied(doc) -> None:
         print(
@@ -286,6 +285,8 @@ def cmd_device_link(args: argparse.Namespace) -> int:
                 break
     finally:
         link.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return EXIT_OK if was_connected else EXIT_INVALID
 
 

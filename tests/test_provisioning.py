@@ -293,7 +293,7 @@ def test_enrolment_refuses_unknown_communes_and_a_server_without_public_name(tmp
         FleetRegistry(nameless).enrol(COMMUNE, tmp_path / "usb", LocalSettings())
 
 
-def test_the_commands_a_technician_types(tmp_path, server, capsys):
+def test_the_commands_a_technician_types(tmp_path, server, capsys, monkeypatch):
     config, _broker, _ = server
     cfg = str(config.source)
     assert cli.main(["provision", "units", "--search", "tan phu", "--province", PROVINCE]) == 0
@@ -327,6 +327,12 @@ def test_the_commands_a_technician_types(tmp_path, server, capsys):
     assert cli.main(["provision", "apply", str(bundle), "--etc", str(box_etc)]) == 0
     device = load_config(box_etc / "device.toml")
     assert device.gpio.button_pin == 22 and device.audio.input_device == "USB"
+
+    # The box's link alone (no audio): logs in with what the bundle gave it.
+    monkeypatch.setenv("HOIXA_DATA_DIR", str(tmp_path / "box-data"))
+    config_arg = str(box_etc / "device.toml")
+    assert cli.main(["device", "link", "--config", config_arg, "--seconds", "4"]) == 0
+    assert "đã kết nối" in capsys.readouterr().out
 
     assert cli.main(["provision", "list", "--config", cfg]) == 0
     assert "Xã Tân Phú" in capsys.readouterr().out
