@@ -97,6 +97,11 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         await self._cut()
+        # Let every connection's handler end here, not be destroyed pending with the loop.
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     async def _set_mode(self, mode: str) -> None:
         self.mode = mode

@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 
 EVENT, STATUS, ACK = "hoixa.event/1", "hoixa.status/1", "hoixa.ack/1"
 
+# paho counts every QoS 1 publish against its in-flight limit, statuses included. It gets this
+# many slots more than the outbox window, so a status (connected, heartbeat, shutdown) never
+# takes an outbox row's slot, and never waits behind rows whose acks are lost: a shutdown
+# status stuck there is never sent, and the box would stay "online" after a clean stop.
+STATUS_SLOTS = 4
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -67,7 +73,7 @@ class LinkTuning:
     """Knobs that are not in the box's configuration file (tests shrink them)."""
 
     backoff: Backoff = field(default_factory=Backoff)
-    max_inflight: int = 20  # unacknowledged QoS 1 messages at once
+    max_inflight: int = 20  # outbox rows sent and not yet acknowledged, at once
     max_refusals: int = 3  # refusals (PUBACK >= 0x80) before a row is moved aside
     retry_refused_s: float = 60.0  # a refused row is tried again after this long
     stable_s: float = 60.0  # a connection that lasted this long resets the backoff
@@ -208,7 +214,7 @@ class FleetLink:
             qos=1,
             retain=True,
         )
-        client.max_inflight_messages_set(self.tuning.max_inflight)
+        client.max_inflight_messages_set(self.tuning.max_inflight + STATUS_SLOTS)
         client.connect_timeout = self.tuning.connect_timeout_s
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
