@@ -493,6 +493,34 @@ def test_a_batch_the_database_refuses_is_stored_one_message_at_a_time(engine, mo
     assert (got["malformed.database"], got["malformed.not_json"]) == (1, 1)
 
 
+def test_two_batches_in_one_transaction_add_each_event_to_the_daily_sums_once(engine):
+    """The driver-level writes stage rows in a temporary table on PostgreSQL: a second batch
+    in the same transaction must not store or add the first one's rows again."""
+    first, second = [event() for _ in range(3)], [event(satisfaction=None) for _ in range(2)]
+    second.append(first[0])  # a duplicate: counted once, summed once
+    now = db.utc_now()
+
+    def parsed(docs: list[dict]) -> list[ingest.Parsed]:
+        return [
+            ingest.parse(ingest.Incoming(PLACE.events(), encode(d), i, 0, 0, now), 1 << 20)
+            for i, d in enumerate(docs)
+        ]
+
+    known: set[str] = set()
+    with Session(engine) as session, session.begin():
+        one = ingest.write_batch(session, parsed(first), known)
+        known |= one.new_devices
+        two = ingest.write_batch(session, parsed(second), known)
+    assert (one.counts["stored"], two.counts["stored"], two.counts["duplicates"]) == (3, 2, 1)
+    with Session(engine) as session:
+        day = session.scalars(select(db.DailyDevice)).one()
+        procedure = session.scalars(select(db.DailyProcedure)).one()
+    assert (day.conversations, day.questions, day.not_understood) == (5, 15, 5)
+    assert (day.satisfied, day.unsatisfied, day.no_answer) == (3, 0, 2)
+    assert (procedure.questions, procedure.conversations) == (10, 5)
+    assert count(engine, db.Turn) == 15
+
+
 # -- the fast validator ---------------------------------------------------------------------
 
 

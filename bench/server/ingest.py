@@ -5,6 +5,7 @@ dashboard queries under 300 ms with one year of events from 3,300 boxes.
 
     .venv/bin/python bench/server/ingest.py ingest  [--backend sqlite,postgresql]
                      [--events 20000] [--workers 1,2] [--publishers 2] [--boxes 200]
+                     [--batch-size 1000] [--repeat 3]
     .venv/bin/python bench/server/ingest.py queries [--backend sqlite,postgresql]
                      [--per-day 1.0] [--boxes 3300]
 
@@ -15,7 +16,10 @@ sending valid hoixa.event/1 payloads at QoS 1. Two figures per setting:
          stored (on a small machine the publishers take CPU from the workers);
   drain  the same events queued in the broker for the workers' persistent sessions
          while they are stopped, then the workers started: what they alone can store.
-PostgreSQL runs with its durable defaults (fsync on, synchronous commit).
+PostgreSQL runs with its durable defaults (fsync on, synchronous commit). With `--repeat`
+each setting runs that many times and the median is shown. Besides the rate, the CPU each
+process used per event stored: the workers (the honest figure for sizing a server), the
+broker, PostgreSQL, and in `live` the publishers (which compete for the same CPUs).
 
 `queries` writes a year of conversations (`--per-day` per box per working day, 250
 working days) straight into the tables, then times each statistics function (median of 3
@@ -127,7 +131,7 @@ def place_of(index: int) -> topics.DevicePlace:
 # -- ingestion ------------------------------------------------------------------------------
 
 
-def publisher(port: int, boxes: list[int], per_box: int, ready, go, seed: int) -> None:
+def publisher(port: int, boxes: list[int], per_box: int, ready, go, seed: int, cpu=None) -> None:
     rng = random.Random(seed)
     now = datetime(2026, 3, 2, 2, tzinfo=UTC)
     clients = []
@@ -147,6 +151,7 @@ def publisher(port: int, boxes: list[int], per_box: int, ready, go, seed: int) -
         work.append((client, place.events(), payloads))
     ready.set()
     go.wait()
+    start = time.process_time()
     infos = []
     for i in range(per_box):  # round robin over the boxes, as many boxes reporting at once
         for client, topic, payloads in work:
@@ -156,9 +161,13 @@ def publisher(port: int, boxes: list[int], per_box: int, ready, go, seed: int) -
     for client in clients:
         client.disconnect()
         client.loop_stop()
+    if cpu is not None:
+        cpu.put(time.process_time() - start)  # publishing only, not building the payloads
 
 
-def start_workers(url: str, port: int, n: int) -> list[subprocess.Popen]:
+def start_workers(
+    url: str, port: int, n: int, batch_size: int = ingest.DEFAULT_BATCH_SIZE
+) -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
             [
@@ -171,6 +180,8 @@ def start_workers(url: str, port: int, n: int) -> list[subprocess.Popen]:
                 str(port),
                 "--client-id",
                 f"bench-ingest-{i}",
+                "--batch-size",
+                str(batch_size),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -242,7 +253,7 @@ class Backend:
 @dataclass
 class Run:
     rate: float  # events/s
-    cpu_us: dict[str, float]  # CPU microseconds per event: worker, broker, database
+    cpu_us: dict[str, float]  # CPU µs per event: worker, broker, database, publishers
 
 
 def ingest_run(
@@ -255,6 +266,7 @@ def ingest_run(
     boxes: int,
     mode: str,
     database_cpu: Callable[[], float] | None = None,
+    batch_size: int = ingest.DEFAULT_BATCH_SIZE,
 ) -> Run:
     """Rate and CPU cost for one setting (a fresh broker and database). Timed from the
     first event stored to the last (a worker's start-up is not ingestion)."""
@@ -266,7 +278,7 @@ def ingest_run(
     ).start()
     running: list[subprocess.Popen] = []
     try:
-        running = start_workers(url, broker.port, workers)
+        running = start_workers(url, broker.port, workers, batch_size)
         deadline = time.monotonic() + 30
         while not subscribed(broker, workers) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -277,9 +289,12 @@ def ingest_run(
         ctx = multiprocessing.get_context("fork")
         ready = [ctx.Event() for _ in range(publishers)]
         go = ctx.Event()
+        publisher_cpu = ctx.Queue()
         shares = [list(range(boxes))[i::publishers] for i in range(publishers)]
         procs = [
-            ctx.Process(target=publisher, args=(broker.port, s, per_box, r, go, i))
+            ctx.Process(
+                target=publisher, args=(broker.port, s, per_box, r, go, i, publisher_cpu)
+            )
             for i, (s, r) in enumerate(zip(shares, ready, strict=True))
         ]
         for p in procs:
@@ -287,15 +302,6 @@ def ingest_run(
         for r in ready:
             r.wait(300)
         total = per_box * boxes
-        start = time.perf_counter()
-        go.set()
-        for p in procs:
-            p.join()
-        if mode == "drain":
-            running = start_workers(url, broker.port, workers)
-        while (first := stored(engine)) == 0:
-            time.sleep(0.01)
-        start = time.perf_counter()
 
         def cpu() -> dict[str, float]:
             return {
@@ -304,11 +310,26 @@ def ingest_run(
                 "database": database_cpu() if database_cpu else 0.0,
             }
 
-        before = cpu()
+        # live: from the first publish, the workers already running (timing from after the
+        # publishers finished, as this once did, measured only the backlog's tail, without
+        # the publishers competing for the CPUs); drain: from the first event stored
+        first, start, before = 0, time.perf_counter(), cpu()
+        go.set()
+        publishing = [publisher_cpu.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join()
+        if mode == "drain":
+            running = start_workers(url, broker.port, workers, batch_size)
+            while (first := stored(engine)) == 0:
+                time.sleep(0.01)
+            start, before = time.perf_counter(), cpu()
         end = wait_stored(engine, total)
         after = cpu()
         n = total - first
-        return Run(n / (end - start), {k: (after[k] - before[k]) / n * 1e6 for k in after})
+        cost = {k: (after[k] - before[k]) / n * 1e6 for k in after}
+        # live: they ran alongside the workers; drain: before, so they took nothing from them
+        cost["publishers"] = sum(publishing) / total * 1e6 if mode == "live" else 0.0
+        return Run(n / (end - start), cost)
     finally:
         stop_workers(running)
         broker.stop()
@@ -318,30 +339,45 @@ def ingest_run(
 def bench_ingest(args, backends: dict[str, Backend]) -> None:
     print(
         f"ingestion: {args.events} events from {args.boxes} boxes, {args.publishers} "
-        f"publisher processes, {os.cpu_count()} CPUs (goal {EVENTS_PER_S_GOAL} events/s)"
+        f"publisher processes, batches of {args.batch_size}, {os.cpu_count()} CPUs, "
+        f"median of {args.repeat} (goal {EVENTS_PER_S_GOAL} events/s)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for backend, where in backends.items():
             for workers in [int(w) for w in args.workers.split(",")]:
                 for mode in ("live", "drain"):
-                    url = where.make_url(f"ingest_{backend}_{mode}_{workers}")
-                    run = ingest_run(
-                        url,
-                        Path(tmp),
-                        events=args.events,
-                        workers=workers,
-                        publishers=args.publishers,
-                        boxes=args.boxes,
-                        mode=mode,
-                        database_cpu=where.cpu,
-                    )
-                    cost = run.cpu_us
+                    runs = []
+                    for attempt in range(args.repeat):
+                        load = os.getloadavg()[0]
+                        url = where.make_url(f"ingest_{backend}_{mode}_{workers}_{attempt}")
+                        runs.append(
+                            ingest_run(
+                                url,
+                                Path(tmp),
+                                events=args.events,
+                                workers=workers,
+                                publishers=args.publishers,
+                                boxes=args.boxes,
+                                mode=mode,
+                                database_cpu=where.cpu,
+                                batch_size=args.batch_size,
+                            )
+                        )
+                        if args.repeat > 1:
+                            print(
+                                f"    run {attempt + 1}: {runs[-1].rate:6.0f} events/s "
+                                f"(load average before: {load:.2f})",
+                                flush=True,
+                            )
+                    rate = statistics.median(r.rate for r in runs)
+                    cost = {k: statistics.median(r.cpu_us[k] for r in runs) for k in runs[0].cpu_us}
                     per_core = 1e6 / cost["worker"] if cost["worker"] else 0
                     print(
-                        f"  {backend:10s} workers={workers} {mode:5s} {run.rate:6.0f} events/s "
-                        f"({run.rate / EVENTS_PER_S_GOAL:.2f} × goal); CPU µs/event: worker "
+                        f"  {backend:10s} workers={workers} {mode:5s} {rate:6.0f} events/s "
+                        f"({rate / EVENTS_PER_S_GOAL:.2f} × goal); CPU µs/event: worker "
                         f"{cost['worker']:.0f}, broker {cost['broker']:.0f}, database "
-                        f"{cost['database']:.0f} → {per_core:.0f} events/s per worker core",
+                        f"{cost['database']:.0f}, publishers {cost['publishers']:.0f} "
+                        f"→ {per_core:.0f} events/s per worker core",
                         flush=True,
                     )
 
@@ -506,6 +542,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument(
+        "--batch-size", type=int, default=ingest.DEFAULT_BATCH_SIZE, help="the workers' batches"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per setting (median)")
     parser.add_argument(
         "--boxes",
         type=int,
