@@ -20,7 +20,6 @@ from hoixa.provisioning.cli import errors_handled as provisioning_errors
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-
 def _load_catalogue(args: argparse.Namespace):
     """The catalogue named with --catalogue, else the box's installed one, else the default."""
     from hoixa.contract import catalogue as cat
@@ -398,6 +397,7 @@ def _server_settings(args: argparse.Namespace) -> None:
             "password_file": b.password_file,
             "ca_file": b.ca_file or None,
             "signing_key": cfg.keys.signing_key,
+            "ingest": cfg.server.ingest,
         }
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
@@ -417,6 +417,7 @@ def cmd_server_run(args: argparse.Namespace) -> int:
         broker_password_file=args.password_file,
         ca_file=args.ca_file,
         signing_key=args.signing_key,
+        ingest=args.ingest if args.ingest is not None else True,
     )
     return EXIT_OK
 
@@ -536,6 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-file", help="file with the broker password")
     p.add_argument("--ca-file", help="CA certificate of the broker (TLS)")
     p.add_argument("--signing-key", help="central private key (PEM) to publish catalogues")
+    p.add_argument(
+        "--no-ingest",
+        dest="ingest",
+        action="store_false",
+        default=None,
+        help="console only: hoixa-ingest@ workers store the boxes' messages",
+    )
     p.set_defaults(func=cmd_server_run)
     p = with_database(server.add_parser("add-user", help="add a console account"))
     p.add_argument("username")

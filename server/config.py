@@ -27,6 +27,9 @@ class ServerSection:
     data_dir: str = "/var/lib/hoixa-server"
     database: str = ""  # empty: SQLite file in data_dir; postgresql+psycopg://… for PostgreSQL
     listen: str = "127.0.0.1:8080"  # put a TLS reverse proxy in front for remote admins
+    # true: `hoixa server run` also stores what the boxes send (a province server). false on a
+    # national server where hoixa-ingest@1, @2… do it (else every message is handled twice).
+    ingest: bool = True
 
 
 @dataclass(frozen=True)

@@ -628,9 +628,7 @@ _EVENT_INSERT = {
 _TURN_INSERT = {d: FastInsert(db.Turn.__table__, d) for d in ("sqlite", "postgresql")}
 _SUM_UPSERT = {
     table.name: {
-        d: FastInsert(
-            table, d, unique=[c.name for c in table.primary_key.columns], add=columns
-        )
+        d: FastInsert(table, d, unique=[c.name for c in table.primary_key.columns], add=columns)
         for d in ("sqlite", "postgresql")
     }
     for table, columns in (
@@ -902,9 +900,14 @@ class IngestWorker:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config",
+        help="the server's settings file (/etc/hoixa/server.toml): database and broker from "
+        "it; the options below override it",
+    )
     parser.add_argument("--database", default=os.environ.get("HOIXA_DATABASE_URL"))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
     parser.add_argument("--username")
     parser.add_argument(
         "--password-file", help="file holding the broker password (or HOIXA_BROKER_PASSWORD)"
@@ -921,17 +924,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--batch-interval", type=float, default=0.2)
     args = parser.parse_args(argv)
+    _fill_from_config(parser, args)
     if not args.database:
-        parser.error("--database (or HOIXA_DATABASE_URL) is required")
+        parser.error("--database (or HOIXA_DATABASE_URL, or --config) is required")
     password = os.environ.get("HOIXA_BROKER_PASSWORD")
     if args.password_file:
-        with open(args.password_file, encoding="utf-8") as f:
-            password = f.read().strip()
+        try:
+            with open(args.password_file, encoding="utf-8") as f:
+                password = f.read().strip()
+        except OSError as exc:
+            parser.error(f"{args.password_file}: cannot read the broker password ({exc.strerror})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     worker = IngestWorker(
         args.database,
-        args.host,
-        args.port,
+        args.host or "127.0.0.1",
+        args.port or 1883,
         username=args.username,
         password=password,
         group=None if args.direct else args.group,
@@ -945,6 +952,27 @@ def main(argv: list[str] | None = None) -> None:
 
     start_liveness([worker.alive])
     worker.run_forever()
+
+
+def _fill_from_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options not given on the command line come from the server's settings file, so an
+    extra worker (hoixa-ingest@.service) writes to the same database and logs in to the same
+    broker as `hoixa server run`, from one file."""
+    if not args.config:
+        return
+    from hoixa.server.config import ServerConfigError, load_server_config
+
+    try:
+        config = load_server_config(args.config)
+    except ServerConfigError as exc:
+        parser.error(str(exc))
+    broker = config.broker
+    args.database = args.database or config.database_url()
+    args.host = args.host or broker.host
+    args.port = args.port or broker.port
+    args.username = args.username or broker.username
+    args.password_file = args.password_file or broker.password_file
+    args.ca_file = args.ca_file or broker.ca_file or None
 
 
 if __name__ == "__main__":

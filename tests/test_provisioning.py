@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,9 +28,9 @@ from hoixa.provisioning.admin_units import UnknownUnit, official_units
 from hoixa.provisioning.bundle import BundleError, LocalSettings, apply_bundle
 from hoixa.provisioning.enrolment import EnrolmentError, FleetRegistry
 from hoixa.provisioning.server_init import InitOptions, init_server
-from hoixa.server import db, ingest
+from hoixa.server import db
 from hoixa.server.catalogue_publisher import publish_catalogue
-from hoixa.server.config import load_server_config
+from hoixa.server.config import ServerConfigError, load_server_config
 from hoixa.server.mosquitto import Mosquitto, free_port
 
 COMMUNE = "25549"  # Xã Tân Phú, Tây Ninh (official list after the 2025 reform)
@@ -154,17 +156,23 @@ def test_an_enrolled_box_connects_reports_and_takes_a_signed_update(tmp_path, se
     assert device.fleet.ca_file == str(box_etc / "ca.crt")
     assert device.fleet.broker_host == "localhost" and device.fleet.tls
 
-    # The server's side: the worker stores what the box says over the real broker.
+    # The server's side: the worker, started as hoixa-ingest@.service starts it (settings from
+    # server.toml only), stores what the box says over the real broker.
     url = config.database_url()
-    worker = ingest.IngestWorker(
-        url,
-        "127.0.0.1",
-        config.broker.port,
-        username=config.broker.username,
-        password=config.broker_password(),
-        group=None,
-        client_id="ingest-prov",
-    ).start()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hoixa.server.ingest",
+            "--config",
+            str(config.source),
+            "--client-id",
+            "ingest-prov",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     device_data = tmp_path / "box-data"
     from dataclasses import replace
 
@@ -172,7 +180,6 @@ def test_an_enrolled_box_connects_reports_and_takes_a_signed_update(tmp_path, se
     assert link is not None
     link.start()
     try:
-        assert worker.wait_connected()
         assert link.wait_until(lambda: link.connected, 20), "the box did not log in over TLS"
         engine = db.make_engine(url)
 
@@ -210,7 +217,9 @@ def test_an_enrolled_box_connects_reports_and_takes_a_signed_update(tmp_path, se
         engine.dispose()
     finally:
         link.stop()
-        worker.stop()
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
 
 
 def test_replace_locks_out_the_old_hardware_and_retire_locks_out_the_box(tmp_path, server):
@@ -364,3 +373,22 @@ def test_the_commands_a_technician_types(tmp_path, server, capsys, monkeypatch):
     assert cli.main(["provision", "retire", "--config", cfg, f"hx-{PROVINCE}-{COMMUNE}-01"]) == 0
     assert "đã thu hồi" in capsys.readouterr().out
     assert os.path.exists(config.broker.accounts_password_file)
+
+
+def test_a_national_server_hands_ingestion_to_separate_workers(tmp_path, server):
+    """`[server] ingest = false`: the console's process stores nothing (the hoixa-ingest@
+    workers do), so no message is handled twice; anything else than true/false is refused."""
+    config, _broker, _ = server
+    text = config.source.read_text()
+    assert "ingest = true" in text  # server init writes the key, on by default
+    config.source.write_text(text.replace("ingest = true", "ingest = false"))
+    assert load_server_config(config.source).server.ingest is False
+    args = cli.build_parser().parse_args(["server", "run", "--config", str(config.source)])
+    cli._server_settings(args)
+    assert args.ingest is False
+    args = cli.build_parser().parse_args(["server", "run", "--no-ingest"])
+    cli._server_settings(args)
+    assert args.ingest is False
+    config.source.write_text(text.replace("ingest = true", 'ingest = "no"'))
+    with pytest.raises(ServerConfigError, match=r"server\.ingest must be bool"):
+        load_server_config(config.source)

@@ -47,6 +47,9 @@ def test_server_units_notify_and_are_restarted_when_they_hang():
         assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0, name
         assert service["Restart"] == "always" and service["User"] == "hoixa", name
         assert service["ProtectSystem"] == "strict", name
+        # both read the one settings file `hoixa server init` writes; nothing else to create
+        assert "--config /etc/hoixa/server.toml" in service["ExecStart"], name
+        assert "EnvironmentFile" not in service, name
 
 
 def test_every_unit_is_tested():

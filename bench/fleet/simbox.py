@@ -55,7 +55,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hoixa.contract import messages, packaging, topics
 from hoixa.device.fleet.health import status_payload
-from hoixa.device.fleet.link import Backoff
+from hoixa.device.fleet.link import STATUS_SLOTS, Backoff
 
 EVENT, STATUS, ACK, MANIFEST = "hoixa.event/1", "hoixa.status/1", "hoixa.ack/1", "hoixa.manifest/1"
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -443,7 +443,7 @@ class BoxWorker:
         if self.spec.passwords:  # username = device id, as the real link
             client.username_pw_set(box.place.device_id, self.spec.passwords[box.position])
         client.will_set(box.place.status(), self._will[box.index], qos=1, retain=True)
-        client.max_inflight_messages_set(self.spec.max_inflight)
+        client.max_inflight_messages_set(self.spec.max_inflight + STATUS_SLOTS)  # as the link
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write

@@ -88,8 +88,10 @@ def run(
     broker_password_file: str | None = None,
     ca_file: str | None = None,
     signing_key: str | None = None,
+    ingest: bool = True,
 ) -> None:
-    """Start the ingestion worker, then serve the console until Ctrl-C / SIGTERM."""
+    """Start the ingestion worker (unless `ingest` is false: separate hoixa-ingest@ workers
+    do it), then serve the console until Ctrl-C / SIGTERM."""
     import uvicorn
 
     from hoixa.server import db
@@ -114,20 +116,23 @@ def run(
             password=password,
             ca_file=ca_file,
         )
-    worker = IngestWorker(
-        url,
-        broker_host,
-        broker_port,
-        username=broker_username,
-        password=password,
-        group=None,  # one worker: plain subscriptions survive a broker restart
-        ca_file=ca_file,
-        upgrade=False,
-    ).start()
+    worker = None
+    if ingest:
+        worker = IngestWorker(
+            url,
+            broker_host,
+            broker_port,
+            username=broker_username,
+            password=password,
+            group=None,  # one worker: plain subscriptions survive a broker restart
+            ca_file=ca_file,
+            upgrade=False,
+        ).start()
     from hoixa.server.liveness import console_answers, start_liveness
 
     console_url = f"http://{'127.0.0.1' if listen_host in ('0.0.0.0', '') else listen_host}"
-    start_liveness([worker.alive, console_answers(f"{console_url}:{listen_port}/login")])
+    checks = [console_answers(f"{console_url}:{listen_port}/login")]
+    start_liveness(([worker.alive] if worker else []) + checks)
     try:
         app = create_app(url, secret_key=session_secret(data_dir), publisher=publisher)
         print(
@@ -137,4 +142,5 @@ def run(
         )
         uvicorn.run(app, host=listen_host, port=listen_port, log_level="warning")
     finally:
-        worker.stop()
+        if worker:
+            worker.stop()
