@@ -7,9 +7,18 @@ syllables, so "làm sao" (how) never matches inside "làm bản sao" (a copy).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from hoixa.vietnamese import fold, has_diacritics, normalize, sound_key, strip_fillers
+from hoixa.vietnamese import (
+    fold,
+    has_diacritics,
+    initial_key,
+    normalize,
+    sound_key,
+    split_run_together,
+    strip_fillers,
+)
 
 # Ways of asking for one part of a procedure, by answer section (contract ANSWER_SECTIONS).
 CATEGORY_PHRASES: dict[str, tuple[str, ...]] = {
@@ -250,6 +259,13 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "mùi ga",
         "hở ga",
         "chập điện",
+        "cứu hỏa",
+        "chữa cháy",
+        "cháy bếp",
+        "cháy lan",
+        "bốc khói",
+        "phát nổ",
+        "nổ tung",
     ),
     "medical": (
         "cấp cứu",
@@ -289,7 +305,12 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "bị bỏng",
         "bỏng nặng",
         "uống nhầm",
-        "thuốc trừ sâu",
+        "uống thuốc trừ sâu",
+        "uống phải thuốc",
+        "uống thuốc chuột",
+        "nhầm thuốc",
+        "bị cắn",
+        "ăn bả chuột",
         "bị ngộ độc",
         "nôn ra máu",
         "lên cơn co giật",
@@ -302,6 +323,36 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "tắt thở",
         "sốt cao",
         "co quắp",
+        "tím tái",
+        "sùi bọt mép",
+        "không động đậy",
+        "nằm bất động",
+        "ngừng thở",
+        "ngưng thở",
+        "lịm đi",
+        "mê man",
+        "trúng gió",
+        "tự tử",
+        "treo cổ",
+        "nhảy sông",
+        "nhảy xuống sông",
+        "nhảy cầu",
+        "ngã xuống sông",
+        "ngã xuống ao",
+        "té xuống ao",
+        "té xuống sông",
+        "rơi xuống nước",
+        "sặc nước",
+        "bỏng nước sôi",
+        "bị đè",
+        "cây đổ đè",
+        "chó dại cắn",
+        "xe đâm",
+        "xe tông",
+        "tông xe",
+        "ngã xe",
+        "té xe",
+        "gãy chân",
     ),
     "police": (
         "có trộm",
@@ -331,6 +382,16 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "cầm dao",
         "chém nhau",
         "đòi giết",
+        "cạy cửa",
+        "phá cửa",
+        "đập phá",
+        "đuổi đánh",
+        "đánh vợ",
+        "bạo hành",
+        "hành hung",
+        "xâm hại",
+        "hiếp dâm",
+        "trộm vào nhà",
     ),
     "rescue": (
         "cứu với",
@@ -353,6 +414,17 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "lũ lên",
         "nước ngập tới mái",
         "bị cuốn trôi",
+        "lũ quét",
+        "lật thuyền",
+        "lật ghe",
+        "chìm thuyền",
+        "chìm ghe",
+        "vùi lấp",
+        "bị vùi",
+        "bị cô lập",
+        "nước dâng",
+        "cây đổ",
+        "sập cầu",
     ),
 }
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
@@ -383,6 +455,14 @@ _PROCEDURE_CONTEXT = (
     "thường trú",
     "sổ đỏ",
     "khai báo",
+    "khai sinh",
+    "kết hôn",
+    "hộ tịch",
+    "trích lục",
+    "bản sao",
+    "giấy tờ",
+    "làm đơn",
+    "sổ gốc",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -515,17 +595,29 @@ class PhraseTable:
     by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
     by_folded: dict[str, list[tuple[int, str, tuple[str, ...]]]]
     by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 3+ syllables only
+    # Two-syllable phrases by a looser key, when a misheard sound must be forgiven even there.
+    by_pair: dict[str, list[tuple[int, str, tuple[str, ...]]]] = field(default_factory=dict)
+    pair_key: Callable[[str], str] | None = None
+    syllables: frozenset[str] = frozenset()  # folded syllables of all phrases
 
 
-def compile_phrases(table: dict[str, tuple[str, ...]], *, by_sound: bool = True) -> PhraseTable:
+def compile_phrases(
+    table: dict[str, tuple[str, ...]],
+    *,
+    by_sound: bool = True,
+    pair_key: Callable[[str], str] | None = None,
+) -> PhraseTable:
     """Index a {key: phrases} table; earlier phrases win ties between equally long hits.
 
-    `by_sound` lets phrases of two or more syllables also match by sound keys, forgiving a
-    misheard consonant.
+    `by_sound` lets phrases of three or more syllables also match by sound keys, forgiving a
+    misheard consonant; `pair_key` (initial_key, sound_key) forgives some of that in
+    two-syllable phrases too ("tráy nhà"), where missing one costs more than a false alarm.
     """
     by_toned: dict[str, list] = {}
     by_folded: dict[str, list] = {}
     by_key: dict[str, list] = {}
+    by_pair: dict[str, list] = {}
+    syllables: set[str] = set()
     order = 0
     for key, phrases in table.items():
         for phrase in phrases:
@@ -535,18 +627,23 @@ def compile_phrases(table: dict[str, tuple[str, ...]], *, by_sound: bool = True)
                 continue
             by_toned.setdefault(toned[0], []).append((order, key, toned))
             by_folded.setdefault(folded[0], []).append((order, key, folded))
+            syllables.update(folded)
             if by_sound and len(folded) >= SOUND_MATCH_MIN_SYLLABLES:
                 keys = tuple(sound_key(s) for s in folded)
                 by_key.setdefault(keys[0], []).append((order, key, keys))
+            elif pair_key and len(toned) == 2:
+                keys = tuple(pair_key(s) for s in toned)
+                by_pair.setdefault(keys[0], []).append((order, key, keys))
             order += 1
-    return PhraseTable(by_toned, by_folded, by_key)
+    return PhraseTable(by_toned, by_folded, by_key, by_pair, pair_key, frozenset(syllables))
 
 
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
 _SECTION = compile_phrases(SECTION_NAMES)
-_EMERGENCY = compile_phrases(EMERGENCY_PHRASES)
+_EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
-_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT})
+# Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần".
+_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT}, pair_key=sound_key)
 _YES = compile_phrases({"yes": YES_PHRASES})
 _NO = compile_phrases({"no": NO_PHRASES})
 
@@ -575,7 +672,12 @@ class Utterance:
 
 
 def find_phrases(
-    utt: Utterance, table: PhraseTable, *, first_only: bool = False, overlapping: bool = False
+    utt: Utterance,
+    table: PhraseTable,
+    *,
+    first_only: bool = False,
+    overlapping: bool = False,
+    loose_pairs: bool = True,
 ) -> list[PhraseHit]:
     """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
 
@@ -588,9 +690,14 @@ def find_phrases(
     """
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
     keys = utt.keys
+    pair_key = table.pair_key if table.by_pair and loose_pairs else None
+    pairs = tuple(pair_key(s) for s in utt.toned) if pair_key else ()
     for i in range(len(utt)):
         for order, key, needle in table.by_key.get(keys[i], ()):
             if keys[i : i + len(needle)] == needle:
+                found.append((-len(needle), order, i, key))
+        for order, key, needle in table.by_pair.get(pairs[i] if pairs else "", ()):
+            if pairs[i : i + len(needle)] == needle:
                 found.append((-len(needle), order, i, key))
         if utt.has_tones:
             for order, key, needle in table.by_toned.get(utt.toned[i], ()):
@@ -630,12 +737,40 @@ def detect_section_name(utt: Utterance) -> str | None:
     return hits[0].key if hits else None
 
 
+_EMERGENCY_SYLLABLES = _EMERGENCY.syllables | _CONTEXT.syllables
+
+
+def split_run_together_words(utt: Utterance, known: frozenset[str]) -> Utterance:
+    """The utterance with words a recogniser ran together split again ("bịbỏng" → "bi bong").
+
+    The halves lose their tone marks (a merged word's tones cannot be trusted), so they
+    match phrases of two or more syllables, which are compared without tones anyway.
+    """
+    toned: list[str] = []
+    folded: list[str] = []
+    for t, f in zip(utt.toned, utt.folded, strict=True):
+        parts = split_run_together(f, known)
+        toned += parts or [t]
+        folded += parts or [f]
+    if len(folded) == len(utt.folded):
+        return utt
+    return Utterance(tuple(toned), tuple(folded), utt.has_tones)
+
+
 def detect_emergency(utt: Utterance) -> str | None:
-    """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now."""
-    hits = find_phrases(utt, _EMERGENCY)
+    """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now.
+
+    Missing an emergency is the worst mistake the box can make, so its words are found
+    through a misheard initial ("tráy nhà") and two words run together ("bịbỏng") too.
+    """
+    split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
+    # A split word is one mistake already: its halves must then be heard right.
+    hits = find_phrases(utt, _EMERGENCY) or find_phrases(split, _EMERGENCY, loose_pairs=False)
     if not hits:
         return None
-    if find_phrases(utt, _CONTEXT, first_only=True):
+    if find_phrases(utt, _CONTEXT, first_only=True) or find_phrases(
+        split, _CONTEXT, first_only=True
+    ):
         return None
     return hits[0].key
 

@@ -56,7 +56,9 @@ _CHATTER_WORDS = (
     "tôi tui bác con cháu em anh chị ông bà mẹ bố ba má mệ nó mình chúng họ tụi nhà "
     "thì là mà của cho với ở và có không được phải muốn cần giờ bây chừ rồi đã sẽ đang "
     "này đó kia nào gì chi sao thế như vậy rứa cái những các xã đi lên về ra đây "
-    "hồi xưa nay mới vừa lắm quá luôn nữa thằng đứa"
+    "hồi xưa nay mới vừa lắm quá luôn nữa thằng đứa "
+    # the same in the Centre and the South: "tau", "mi", "hắn", "ni", "tê", "mô", "hổng"…
+    "tau mi hắn ni tê mô hổng hông ổng bả tía mạ bu bầm hở nhỉ chứ giùm dùm"
 )
 # By spelling, not by sound: "cái" sounds like "khai", "họ" like "hộ", "nay" like "lại".
 CHATTER_TONED = frozenset(normalize(_CHATTER_WORDS).split())

@@ -157,6 +157,30 @@ _INITIAL_CLASSES = [
 _FINAL_CLASSES = [("ng", "n"), ("nh", "n"), ("ch", "t"), ("c", "t"), ("n", "n"), ("t", "t")]
 
 
+def _initial_class(syllable: str) -> tuple[str, str]:
+    """(class of the initial consonant, the rest folded) of a syllable."""
+    s = fold_syllable(syllable)
+    if syllable[:1] in "đĐ":  # đ is its own sound, not the d/gi/r/v of "dân", "giân"
+        return "đ", s[1:]
+    for prefix, cls in _INITIAL_CLASSES:
+        if s.startswith(prefix) and len(s) > len(prefix):
+            return cls, s[len(prefix) :]
+    return "", s
+
+
+@lru_cache(maxsize=65536)
+def initial_key(syllable: str) -> str:
+    """A narrow 'sounds alike' key: only the initial consonant is merged ("tráy" = "cháy").
+
+    For short phrases, where merging finals too would make "rắn cắn" sound like "vắng cần".
+    """
+    s = fold_syllable(syllable)
+    if not s or not s.isalpha():
+        return s
+    initial, rest = _initial_class(syllable)
+    return initial + "-" + rest
+
+
 @lru_cache(maxsize=65536)
 def sound_key(syllable: str) -> str:
     """A coarse 'sounds alike' key: diacritics dropped, confusable consonants merged.
@@ -167,13 +191,7 @@ def sound_key(syllable: str) -> str:
     s = fold_syllable(syllable)
     if not s or not s.isalpha():
         return s
-    initial = ""
-    if syllable[:1] in "đĐ":  # đ is its own sound, not the d/gi/r/v of "dân", "giân"
-        initial, s = "đ", s[1:]
-    for prefix, cls in () if initial else _INITIAL_CLASSES:
-        if s.startswith(prefix) and len(s) > len(prefix):
-            initial, s = cls, s[len(prefix) :]
-            break
+    initial, s = _initial_class(syllable)
     final = ""
     for suffix, cls in _FINAL_CLASSES:
         if s.endswith(suffix) and len(s) > len(suffix):
@@ -181,6 +199,38 @@ def sound_key(syllable: str) -> str:
             break
     s = s.replace("y", "i")
     return initial + s + final
+
+
+# A Vietnamese syllable without diacritics: an initial consonant, one to three vowels, and
+# one of the few finals the language allows. Loose (it admits some non-words), but it tells
+# "khotho", two syllables a recogniser ran together, from any one syllable.
+_SYLLABLE_RE = re.compile(
+    r"(?:ngh|ng|gh|gi|kh|nh|ph|th|tr|ch|qu|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ng|nh|ch|[cmnpt])?"
+)
+
+
+def is_syllable(folded: str) -> bool:
+    """Whether a folded (diacritic-free) word can be one Vietnamese syllable."""
+    return _SYLLABLE_RE.fullmatch(folded) is not None
+
+
+def split_run_together(folded: str, known: frozenset[str] | set[str]) -> tuple[str, str] | None:
+    """Two syllables a recogniser wrote as one ("khotho" → "kho", "tho"), or None.
+
+    Only a word that cannot be one syllable is split, and only into two that can, at least
+    one of them `known`; among several cuts the one with more known halves wins.
+    """
+    if is_syllable(folded) or not folded.isalpha():
+        return None
+    best, best_known = None, 0
+    for cut in range(1, len(folded)):
+        left, right = folded[:cut], folded[cut:]
+        if not (is_syllable(left) and is_syllable(right)):
+            continue
+        n_known = (left in known) + (right in known)
+        if n_known > best_known:
+            best, best_known = (left, right), n_known
+    return best
 
 
 # Words that carry no meaning for matching: politeness, hesitation, address terms.

@@ -138,3 +138,30 @@ def test_bare_section_names():
     assert detect_section_name(Utterance.of("giấy tờ")) == "documents"
     assert detect_section_name(Utterance.of("lệ phí")) == "fees"
     assert detect_section_name(Utterance.of("thời gian")) == "processing_time"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("nhà tôi bị tráy rồi", "fire"),  # tr/ch: a misheard initial in a two-syllable phrase
+        ("có thằng dật túi của bà", "police"),  # gi/d
+        ("ông tôi tự nhiên khótho", "medical"),  # two syllables run together
+        ("con bé bịbỏng", "medical"),
+        ("đứa cháu uống thuốc trừ sâu rồi", "medical"),
+    ],
+)
+def test_emergencies_survive_recogniser_errors(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thuốc trừ sâu cho lúa loại nào tốt",  # farming, not poisoning
+        "khai báo tạm vắn cần giấy tờ gì",  # "vắn cần" is not "rắn cắn"
+        "căncước của ông bị kẻ gian lấy mất",  # the procedure word run together still counts
+        "nhà bị lũ cuốn mất giấy khai sinh",
+    ],
+)
+def test_misheard_procedure_questions_are_not_emergencies(text):
+    assert detect_emergency(Utterance.of(text)) is None

@@ -178,3 +178,18 @@ def test_chatter_is_recognised_by_spelling_not_sound(hotich):
     # "cái" is chatter; "khai", which sounds alike to the matcher, is not.
     khai = hotich.match("cái khai tử")
     assert khai.action == "answer" and khai.procedure["code"] == "1.000656"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("bố tôi vừa tạ thế tuần trước phải báo xã thế nào", "1.000656"),  # khai tử
+        ("con dâu tôi đẻ được mười ngày rồi", "1.001193"),  # khai sinh
+        ("bà ấy góa chồng giờ muốn tái giá", "1.000894"),  # kết hôn
+        ("thằng con tôi vào nam làm ăn mấy năm", "1.003677"),  # tạm vắng
+        ("cháu tôi lên ở với tôi vài tháng để đi học", "1.004194"),  # tạm trú
+        ("con trai tôi muốn ra ở riêng", "1.010038"),  # tách hộ
+    ],
+)
+def test_situation_words_imply_the_procedure(shipped, query, code):
+    assert shipped.match(query).candidates[0].code == code

@@ -6,8 +6,11 @@ from hoixa.vietnamese import (
     canonical_syllable,
     fold,
     has_diacritics,
+    initial_key,
+    is_syllable,
     normalize,
     sound_key,
+    split_run_together,
     split_tone,
     spoken_numbers_to_digits,
     strip_fillers,
@@ -107,3 +110,22 @@ def test_strip_fillers_keeps_meaningful_words():
 )
 def test_spoken_numbers_become_digits_only_where_unambiguous(said, written):
     assert " ".join(spoken_numbers_to_digits(normalize(said).split())) == written
+
+
+@pytest.mark.parametrize("word", ["nghiêng", "khuya", "quyền", "trường", "gì", "oan", "uống"])
+def test_real_syllables_are_syllables(word):
+    assert is_syllable(fold(word))
+
+
+def test_words_run_together_are_split_into_known_syllables():
+    known = {"kho", "tho", "bi", "bong"}
+    assert split_run_together("khotho", known) == ("kho", "tho")
+    assert split_run_together("bibong", known) == ("bi", "bong")
+    assert split_run_together("khong", known) is None  # one syllable already
+    assert split_run_together("xyzq", known) is None
+
+
+def test_initial_key_merges_initials_but_not_finals():
+    assert initial_key("tráy") == initial_key("cháy")
+    assert initial_key("dật") == initial_key("giật")
+    assert initial_key("vắng") != initial_key("rắn")  # ng/n finals stay apart
