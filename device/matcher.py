@@ -19,7 +19,7 @@ match is "not_found". Asking back is always preferred to a wrong answer.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -48,6 +48,8 @@ SUPPORT_BONUS = 0.15  # share of a second fitting phrase added to the best one
 EXPLAINED_BONUS = 0.4  # share of the question explained by the procedure's other phrases
 MAX_EXPLAINED = 15  # … looked at for the best procedures only: it only reorders close ones
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half as much as the rarest known one
+RIVALS = 2  # runners-up whose names are checked against the best candidate
+RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by the best: ask
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -91,6 +93,10 @@ class Candidate:
     name: str
     score: float
     cover: float = 1.0  # share of the best phrase's weight that was said
+    # Share of the question that names a runner-up (`rival`) and that this procedure's
+    # phrases leave unexplained: the villager named two procedures, so the box asks back.
+    contested: float = 0.0
+    rival: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,12 +161,14 @@ class Matcher:
     def __init__(self, catalogue: Catalogue):
         self.procedures: list[Procedure] = list(catalogue["procedures"])
         self._by_code = {p["code"]: i for i, p in enumerate(self.procedures)}
-        phrases = [
-            (i, text, factor)
-            for i, proc in enumerate(self.procedures)
-            for text, factor in procedure_phrases(proc)
-        ]
-        self._index = PhraseIndex(phrases, len(self.procedures))
+        phrases = []
+        naming = []
+        for i, proc in enumerate(self.procedures):
+            names = {normalize(proc["name"]), normalize(spoken_name(proc))}
+            for text, factor in procedure_phrases(proc):
+                phrases.append((i, text, factor))
+                naming.append(normalize(text) in names)
+        self._index = PhraseIndex(phrases, len(self.procedures), naming)
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -318,7 +326,27 @@ class Matcher:
             code, name = self.procedures[proc]["code"], self.procedures[proc]["name"]
             ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover))
         ranked.sort(key=lambda c: -c.score)
+        if len(ranked) > 1:
+            ranked[0] = self._contest(ranked, query, total)
         return ranked[:10]
+
+    def _contest(self, ranked: list[Candidate], query: list[QueryTerm], total: float) -> Candidate:
+        """The best candidate, marked when the question also names a runner-up.
+
+        "thẻ căn cước" in "tôi đổi tên rồi thì thẻ căn cước có phải làm lại không" is the
+        name of "cấp đổi thẻ căn cước", and nothing of "thay đổi thông tin hộ tịch", which
+        fits "đổi tên" best, explains it: answering either one would be a guess.
+        """
+        first = ranked[0]
+        own = self._by_code[first.code]
+        contested, rival = 0.0, None
+        for other in ranked[1 : 1 + RIVALS]:
+            if other.score < CLARIFY_MIN_SCORE:
+                break
+            share = self._index.named_not_explained(self._by_code[other.code], own, query, total)
+            if share > contested:
+                contested, rival = share, other.code
+        return replace(first, contested=contested, rival=rival)
 
     def match(self, text: str) -> Decision:
         """Understand one utterance: emergency, answer, clarify or not found."""
@@ -345,10 +373,14 @@ class Matcher:
             and lead >= LONE_MIN_LEAD
             and first.cover >= LONE_MIN_COVER
         )
-        if clear_winner or lone_winner:
+        contested = first.contested >= RIVAL_NAMED_SHARE
+        if (clear_winner or lone_winner) and not contested:
             return Decision(text, "answer", self.procedure(first.code), category, top)
         close = [
-            c for c in ranked if c.score >= max(first.score - CLARIFY_WINDOW, CLARIFY_MIN_SCORE)
+            c
+            for c in ranked
+            if c.score >= max(first.score - CLARIFY_WINDOW, CLARIFY_MIN_SCORE)
+            or (contested and c.code == first.rival)
         ]
         return Decision(text, "clarify", None, category, tuple(close[:MAX_CLARIFY]))
 

@@ -59,8 +59,15 @@ class PhraseIndex:
     "vắng" is in one procedure and "dân" in dozens, so a match on "vắng" counts for much more.
     """
 
-    def __init__(self, phrases: list[tuple[int, str, float]], n_procedures: int):
-        """`phrases`: (procedure index, text, strength factor) for every phrase."""
+    def __init__(
+        self,
+        phrases: list[tuple[int, str, float]],
+        n_procedures: int,
+        naming: list[bool] | None = None,
+    ):
+        """`phrases`: (procedure index, text, strength factor) for every phrase; `naming`:
+        which of them name the procedure (official or spoken name, not an alias)."""
+        self._naming = naming or [False] * len(phrases)
         self.n_procedures = max(n_procedures, 1)
         self.syllables: dict[str, str] = {}  # folded syllable -> sound key
         parsed = []
@@ -116,6 +123,7 @@ class PhraseIndex:
         triple_weights: list[float] = []
         totals, procs, factors = [], [], []
         proc_terms: dict[int, set[str]] = defaultdict(set)
+        name_terms: dict[int, set[str]] = defaultdict(set)
         for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
             seen: set[str] = set()
             total = 0.0
@@ -132,6 +140,8 @@ class PhraseIndex:
                 total += weight
                 exact_term = ("t:" if size == 1 else "bt:") + "_".join(toned[start:end])
                 proc_terms[proc].update((key_term, exact_term))
+                if self._naming[pid]:
+                    name_terms[proc].update((key_term, exact_term))
                 for term in (key_term, exact_term):
                     triple_terms.append(term_ids.setdefault(term, len(term_ids)))
                     triple_phrases.append(pid)
@@ -149,6 +159,7 @@ class PhraseIndex:
             for term, i in term_ids.items()
         }
         self._proc_terms = {proc: frozenset(terms) for proc, terms in proc_terms.items()}
+        self._name_terms = {proc: frozenset(terms) for proc, terms in name_terms.items()}
         self._totals = np.asarray(totals, dtype=np.float64)
         self._procs = np.asarray(procs, dtype=np.int32)
         self._factors = np.asarray(factors, dtype=np.float64)
@@ -172,6 +183,25 @@ class PhraseIndex:
             elif -group not in alternatives:
                 matched += heard
         return min(matched / question_weight, 1.0)
+
+    def named_not_explained(
+        self, rival: int, proc: int, query: list[QueryTerm], question_weight: float
+    ) -> float:
+        """Share of the question that names procedure `rival` and no phrase of `proc` explains.
+
+        Only words heard count (not official words added for them), and only the rival's
+        names, not its aliases: those are the words that say which procedure is meant.
+        """
+        if question_weight <= 0:
+            return 0.0
+        named = self._name_terms.get(rival, frozenset())
+        explained = self._proc_terms.get(proc, frozenset())
+        left = sum(
+            q.weight * q.share
+            for q in query
+            if q.group >= 0 and q.term in named and q.term not in explained
+        )
+        return min(left / question_weight, 1.0)
 
     def has(self, term: str) -> bool:
         return term in self._postings

@@ -193,3 +193,16 @@ def test_chatter_is_recognised_by_spelling_not_sound(hotich):
 )
 def test_situation_words_imply_the_procedure(shipped, query, code):
     assert shipped.match(query).candidates[0].code == code
+
+
+def test_a_question_that_also_names_another_procedure_is_asked_back(shipped):
+    # "đổi tên" fits the hộ tịch change fully, but "thẻ căn cước" names the card exchange and
+    # nothing of the hộ tịch change explains it: answering either would be a guess.
+    decision = shipped.match("tôi đổi tên rồi thì thẻ căn cước có phải làm lại không")
+    assert decision.action == "clarify"
+    assert {"1.004859", "1.014063"} <= {c.code for c in decision.candidates}
+    assert decision.candidates[0].rival in {c.code for c in decision.candidates}
+    # Naming only one of them is answered as before.
+    only_one = shipped.match("tôi muốn đổi tên cho con thì làm thế nào")
+    assert only_one.action == "answer" and only_one.procedure["code"] == "1.004859"
+    assert only_one.candidates[0].contested < 0.2
