@@ -96,15 +96,14 @@ class DayCount:
     questions: int
 
 
-def questions_per_day(session: Session, flt: Filter = Filter()) -> list[DayCount]:
-    """One row per day from the first to the last (the filter's ends when given), zeros
-    included, so a chart has no holes."""
-    per_day = {
-        day: (int(conversations), int(questions))
-        for day, conversations, questions, *_ in session.execute(
-            _daily_sums(flt, DailyDevice.local_date)
-        )
+def _sums_per_day(session: Session, flt: Filter) -> dict[date, dict[str, int]]:
+    return {
+        day: {name: int(value) for name, value in zip(DAILY_SUMS, sums, strict=True)}
+        for day, *sums in session.execute(_daily_sums(flt, DailyDevice.local_date))
     }
+
+
+def _days(per_day: dict[date, dict[str, int]], flt: Filter) -> list[DayCount]:
     if not per_day and (flt.date_from is None or flt.date_to is None):
         return []
     first = flt.date_from or min(per_day)
@@ -112,9 +111,16 @@ def questions_per_day(session: Session, flt: Filter = Filter()) -> list[DayCount
     out = []
     day = first
     while day <= last:
-        out.append(DayCount(day, *per_day.get(day, (0, 0))))
+        sums = per_day.get(day, {})
+        out.append(DayCount(day, sums.get("conversations", 0), sums.get("questions", 0)))
         day += timedelta(days=1)
     return out
+
+
+def questions_per_day(session: Session, flt: Filter = Filter()) -> list[DayCount]:
+    """One row per day from the first to the last (the filter's ends when given), zeros
+    included, so a chart has no holes."""
+    return _days(_sums_per_day(session, flt), flt)
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,25 @@ class Satisfaction:
 def satisfaction(session: Session, flt: Filter = Filter()) -> Satisfaction:
     sums = dict(zip(DAILY_SUMS, session.execute(_daily_sums(flt)).one(), strict=True))
     return Satisfaction(int(sums["satisfied"]), int(sums["unsatisfied"]), int(sums["no_answer"]))
+
+
+@dataclass(frozen=True)
+class UsageOverview:
+    days: list[DayCount]
+    share: Share  # not understood among questions
+    satisfaction: Satisfaction
+
+
+def usage_overview(session: Session, flt: Filter = Filter()) -> UsageOverview:
+    """questions_per_day, not_understood_share and satisfaction from one scan of the daily
+    sums (the dashboard shows all three: three scans cost three times as much)."""
+    per_day = _sums_per_day(session, flt)
+    total = {name: sum(sums[name] for sums in per_day.values()) for name in DAILY_SUMS}
+    return UsageOverview(
+        _days(per_day, flt),
+        Share(total["not_understood"], total["questions"]),
+        Satisfaction(total["satisfied"], total["unsatisfied"], total["no_answer"]),
+    )
 
 
 # -- boxes ----------------------------------------------------------------------------------

@@ -503,6 +503,20 @@ def test_not_understood_share_and_satisfaction(filled):
     assert (commune_sat.satisfied, commune_sat.unsatisfied, commune_sat.no_answer) == (3, 1, 0)
 
 
+@pytest.mark.parametrize(
+    "flt",
+    [stats.month_filter(2026, 3), stats.Filter(commune="30001"), stats.Filter()],
+    ids=["march", "one commune, all time", "everything"],
+)
+def test_the_dashboards_one_scan_overview_agrees_with_the_separate_figures(filled, flt):
+    with Session(filled) as session:
+        usage = stats.usage_overview(session, flt)
+        assert usage.days == stats.questions_per_day(session, flt)
+        assert usage.share == stats.not_understood_share(session, flt)
+        assert usage.satisfaction == stats.satisfaction(session, flt)
+    assert usage.days and usage.share.whole > 0
+
+
 def test_not_understood_questions_are_grouped_by_their_normalised_spelling(filled):
     with Session(filled) as session:
         groups = stats.not_understood_groups(session, stats.month_filter(2026, 3))

@@ -260,6 +260,29 @@ def test_dashboard_page_has_an_inline_svg_chart_and_date_filter(app):
     assert "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
+def test_pages_without_dates_show_the_last_30_days_and_say_so(app, database):
+    """An official opening the console sees the last 30 days (the form shows the dates);
+    older conversations are one date edit away, and the pages stay fast as years pile up."""
+    engine = engine_of(database)
+    old_day = TODAY - timedelta(days=45)
+    with db.session_scope(engine) as session:
+        conversation(
+            session, "box-a", old_day, [("not_found", None, "hỏi chuyện cũ lắm rồi")], None
+        )
+    engine.dispose()
+    client = login(app, "trung")
+    page = client.get("/").text
+    since = (TODAY - timedelta(days=29)).isoformat()
+    assert f'name="from" value="{since}"' in page
+    assert f'name="to" value="{TODAY.isoformat()}"' in page
+    assert re.search(r'class="big">7</span> câu hỏi', page)  # not the old one
+    everything = client.get(f"/?from={old_day.isoformat()}").text
+    assert re.search(r'class="big">8</span> câu hỏi', everything)
+    assert "hỏi chuyện cũ lắm rồi" not in client.get("/not-understood").text
+    older = client.get(f"/not-understood?from={old_day.isoformat()}&to={TODAY.isoformat()}")
+    assert "hỏi chuyện cũ lắm rồi" in older.text
+
+
 def test_boxes_list_highlights_quiet_ones_and_shows_details(app):
     client = login(app, "trung")
     page = client.get("/boxes").text
@@ -429,6 +452,7 @@ def test_monthly_report_xlsx_and_csv(app):
     book = load_workbook(io.BytesIO(xlsx.content))
     by_commune = list(book["Theo xã"].iter_rows(values_only=True))
     assert by_commune[0][:2] == ("Tỉnh", "Xã")
+    assert book["Theo xã"]["A1"].font.bold and not book["Theo xã"]["A2"].font.bold
     yesterday = TODAY - timedelta(days=1)
     expected_a = 3 if yesterday.month == TODAY.month else 1
     rows = {(r[0], r[1]): r for r in by_commune[1:]}

@@ -56,6 +56,10 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from hoixa.contract import messages, topics  # noqa: E402
+from hoixa.provisioning.mosquitto_conf import (  # noqa: E402
+    MAX_QUEUED_BYTES,
+    MAX_QUEUED_MESSAGES,
+)
 from hoixa.server import db, ingest, stats  # noqa: E402
 from hoixa.server.mosquitto import Mosquitto  # noqa: E402
 
@@ -274,7 +278,14 @@ def ingest_run(
     engine = db.make_engine(url)
     broker = Mosquitto(
         folder / f"broker-{url.rsplit('/', 1)[-1]}",
-        extra=["log_type subscribe", "max_inflight_messages 1000"],
+        extra=[
+            "log_type subscribe",
+            "max_inflight_messages 1000",
+            # the production drop-in's queue limits: a backlog of 150,000 events for the
+            # workers' sessions must not hit the development broker's 100,000 and be dropped
+            f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+            f"max_queued_bytes {MAX_QUEUED_BYTES}",
+        ],
     ).start()
     running: list[subprocess.Popen] = []
     try:
@@ -500,6 +511,55 @@ def time_queries(engine, year: int) -> dict[str, float]:
     return out
 
 
+# The console's pages as an admin opens them (the goal is about pages, not only queries):
+# rendering, the session check and every query a page makes are in the time.
+BENCH_USER, BENCH_PASSWORD = "bench-admin", "mật khẩu đo thử"
+
+
+def page_suite(year: int) -> list[tuple[str, str]]:
+    return [
+        ("page: dashboard (last 30 days, all)", "/"),
+        ("page: dashboard, one province", "/?province=07"),
+        ("page: dashboard, whole year", f"/?from={year}-01-01&to={year}-12-31"),
+        ("page: boxes (3,300)", "/boxes"),
+        ("page: boxes, one province", "/boxes?province=07"),
+        ("page: not understood (30 days)", "/not-understood"),
+        ("report: monthly XLSX, all communes", f"/reports/monthly.xlsx?year={year}&month=11"),
+    ]
+
+
+def time_pages(url: str, year: int) -> dict[str, float]:
+    """Median of 3 loads of each page after a warm-up, through the real app (TestClient)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from hoixa.server.web.app import create_app
+    from hoixa.server.web.auth import add_user
+
+    engine = db.make_engine(url)
+    with db.session_scope(engine) as session:
+        if session.scalar(select(db.User).where(db.User.username == BENCH_USER)) is None:
+            add_user(session, BENCH_USER, BENCH_PASSWORD, "central")
+    engine.dispose()
+    client = TestClient(create_app(url, secret_key="bench-" * 8), follow_redirects=False)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf": token})
+    out = {}
+    for name, path in page_suite(year):
+        response = client.get(path)  # warm-up
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}")
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            client.get(path)
+            runs.append((time.perf_counter() - start) * 1000)
+        out[name] = statistics.median(runs)
+    client.close()
+    return out
+
+
 def bench_queries(args, backends: dict[str, Backend]) -> None:
     year = 2026
     days = working_days(year)
@@ -523,7 +583,7 @@ def bench_queries(args, backends: dict[str, Backend]) -> None:
                 f"(generated in {took:.0f} s)",
                 flush=True,
             )
-            results.append((generated, time_queries(engine, year)))
+            results.append((generated, time_queries(engine, year) | time_pages(url, year)))
         (n1, half_times), (n2, full_times) = results
         print(f"  {'query':38s} {n1:>10,} ev {n2:>10,} ev  growth  goal {QUERY_GOAL_MS} ms")
         for name in full_times:

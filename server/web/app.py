@@ -59,9 +59,14 @@ def within_service_days(flt: Filter) -> Filter:
     return Filter(date_from, date_to, flt.province, flt.commune)
 
 
-def parse_filter(params) -> tuple[Filter, list[str]]:
+def parse_filter(params, default_days: int | None = None) -> tuple[Filter, list[str]]:
     """A Filter from query parameters; values that are not dates or codes are dropped and
-    named in the returned problems (they never reach SQL as anything but bound values)."""
+    named in the returned problems (they never reach SQL as anything but bound values).
+
+    `default_days`: when neither end date is given, the last that many days (Vietnam time,
+    today included) rather than everything since the first box: what an official opening
+    the console wants to see, and a page that stays fast as the years of data grow. The
+    form shows the dates used, so all of it is one edit away."""
     problems: list[str] = []
 
     def day(name: str) -> date | None:
@@ -89,6 +94,9 @@ def parse_filter(params) -> tuple[Filter, list[str]]:
         code("province", topics.PROVINCE_RE),
         code("commune", topics.COMMUNE_RE),
     )
+    if default_days and not (params.get("from") or params.get("to")):
+        today = local_date_of(utc_now())
+        flt = Filter(today - timedelta(days=default_days - 1), today, flt.province, flt.commune)
     return within_service_days(flt), problems
 
 

