@@ -28,7 +28,13 @@ from hoixa.contract.catalogue import Catalogue, Procedure, spoken_name
 from hoixa.device.intents import Utterance, category_hits, detect_emergency, remove_span
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.synonyms import official_words
-from hoixa.vietnamese import fold_syllable, normalize, sound_key, spoken_numbers_to_digits
+from hoixa.vietnamese import (
+    fold_syllable,
+    normalize,
+    number_word_value,
+    sound_key,
+    spoken_numbers_to_digits,
+)
 
 ANSWER_MIN_SCORE = 0.66  # best score needed to answer without asking back
 ANSWER_MIN_LEAD = 0.12  # … and its lead over the next procedure
@@ -50,6 +56,8 @@ MAX_EXPLAINED = 15  # … looked at for the best procedures only: it only reorde
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half as much as the rarest known one
 RIVALS = 2  # runners-up whose names are checked against the best candidate
 RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by the best: ask
+AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
+AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -67,12 +75,103 @@ CHATTER_TONED = frozenset(normalize(_CHATTER_WORDS).split())
 CHATTER_FOLDED = frozenset(fold_syllable(w) for w in CHATTER_TONED)
 
 
+def _number_words_untoned(toned: tuple[str, ...]) -> list[str]:
+    """Tens and the digits beside them without tones, so a misheard tone ("mưởi bốn",
+    "sàu mươi") still reads as the number, not as "bốn" or "mười" alone."""
+    folded = [fold_syllable(s) for s in toned]
+    out = list(toned)
+    for i, f in enumerate(folded):
+        beside = [j for j in (i - 1, i + 1) if 0 <= j < len(out)]
+        digits = [j for j in beside if number_word_value(folded[j]) is not None]
+        if f != "muoi" or not (digits or folded[i + 1 : i + 2] == ["tuoi"]):
+            continue  # "muối" (salt) is not a number
+        out[i] = f
+        for j in digits:
+            out[j] = folded[j]
+    return out
+
+
 def _with_digits(utt: Utterance) -> Utterance:
     """Numbers said in words written as catalogues write them ("mười bốn" → "14")."""
-    toned = tuple(spoken_numbers_to_digits(list(utt.toned)))
+    toned = tuple(spoken_numbers_to_digits(_number_words_untoned(utt.toned)))
     if toned == utt.toned:
         return utt
     return Utterance(toned, tuple(fold_syllable(s) for s in toned), utt.has_tones)
+
+
+@dataclass(frozen=True)
+class AgeLimit:
+    """An age a phrase is for: "dưới 14 tuổi" (<), "từ đủ 14 tuổi" (>=), "con 14 tuổi" (=)."""
+
+    op: str  # "<", ">", ">=" or "="
+    years: int
+    words: str  # how the phrase says it, given as official words to a question it fits
+
+    def describes(self, age: int) -> bool:
+        """Whether the phrase's words say what the age says: below a limit, or just past one."""
+        if age == self.years or not self.admits(age):
+            return False  # the number itself was said, or the phrase is for another age
+        return self.op in ("<", "=") or age - self.years < AGE_NEAR_YEARS
+
+    def admits(self, age: int) -> bool:
+        if self.op == "<":
+            return age < self.years
+        if self.op == ">":
+            return age > self.years
+        if self.op == ">=":
+            return age >= self.years
+        return age == self.years
+
+
+def phrase_age_limits(toned: list[str]) -> list[AgeLimit]:
+    """The ages a phrase names (its syllables with numbers already as digits)."""
+    folded = [fold_syllable(s) for s in toned]
+    out = []
+    for i, syl in enumerate(toned):
+        if not syl.isdigit() or folded[i + 1 : i + 2] != ["tuoi"]:
+            continue
+        before = folded[max(i - 2, 0) : i]
+        start, op = i, "="
+        if before[-1:] == ["duoi"]:
+            start, op = i - 1, "<"
+        elif before[-1:] == ["tren"]:
+            start, op = i - 1, ">"
+        elif before == ["tu", "du"]:
+            start, op = i - 2, ">="
+        elif before[-1:] in (["du"], ["tu"]):
+            start, op = i - 1, ">="
+        elif folded[i + 2 : i + 4] == ["tro", "len"]:
+            op = ">="
+        out.append(AgeLimit(op, int(syl), " ".join(toned[start : i + 2])))
+    return out
+
+
+_LIMIT_WORDS = frozenset(("duoi", "tren", "ngoai", "qua"))
+
+
+def question_ages(utt: Utterance) -> list[tuple[int, int, int]]:
+    """(age, start, end) for each age said: "5 tuổi", "tuổi 40", "mới lên ba", "lên 10".
+
+    After "lên" a number is an age even without "tuổi" ("cháu lên ba"), which is how
+    people say a small child's age.
+    """
+    folded = utt.folded
+    out = []
+    for i, syl in enumerate(utt.toned):
+        prev = folded[i - 1] if i else ""
+        nxt = folded[i + 1] if i + 1 < len(folded) else ""
+        if prev in _LIMIT_WORDS:
+            continue  # "dưới 6 tuổi" is a limit the villager names, not an age
+        if syl.isdigit():
+            if nxt == "tuoi":
+                out.append((int(syl), i, i + 2))
+            elif prev in ("tuoi", "len"):
+                out.append((int(syl), i - 1, i + 1))
+        elif prev == "len":
+            value = number_word_value(syl)
+            if value is not None and value > 1:
+                out.append((value, i - 1, i + 1))
+    return out
 
 
 def _syllable(toned: str) -> Syllable:
@@ -97,6 +196,7 @@ class Candidate:
     # phrases leave unexplained: the villager named two procedures, so the box asks back.
     contested: float = 0.0
     rival: str | None = None
+    rivals: tuple[str, ...] = ()  # every runner-up named that much: all are offered back
 
 
 @dataclass(frozen=True)
@@ -169,6 +269,21 @@ class Matcher:
                 phrases.append((i, text, factor))
                 naming.append(normalize(text) in names)
         self._index = PhraseIndex(phrases, len(self.procedures), naming)
+        # Phrases naming an age, by position in `phrases` (= the index's phrase ids). A
+        # procedure whose name is for an age ("… cho người dưới 14 tuổi") passes its limits
+        # on to all its phrases: "làm căn cước" is for 14 and over there too.
+        limits_of = [
+            phrase_age_limits(spoken_numbers_to_digits(normalize(text).split()))
+            for _, text, _ in phrases
+        ]
+        named_limits: dict[int, list[AgeLimit]] = defaultdict(list)
+        for (proc, _, _), limits, names in zip(phrases, limits_of, naming, strict=True):
+            if names:
+                named_limits[proc] += limits
+        self._age_limits: dict[int, list[AgeLimit]] = {}
+        for pid, ((proc, _, _), limits) in enumerate(zip(phrases, limits_of, strict=True)):
+            if limits or named_limits.get(proc):
+                self._age_limits[pid] = limits or named_limits[proc]
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -242,7 +357,35 @@ class Matcher:
             out.append((key_term, exact, weight, first, last))
         return out
 
-    def _question(self, utt: Utterance) -> tuple[list[QueryTerm], float]:
+    def _age_words(self, ages: list[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
+        """Official words for the ages said: "5 tuổi" is "dưới 14 tuổi" and "dưới 6 tuổi"."""
+        out = []
+        for age, start, end in ages:
+            fitting = {
+                limit.words
+                for limits in self._age_limits.values()
+                for limit in limits
+                if limit.op != "=" and limit.describes(age)
+            }
+            if fitting:
+                out.append((" ".join(sorted(fitting)), start, end))
+        return out
+
+    def _age_conflicts(self, ages: list[tuple[int, int, int]]) -> np.ndarray:
+        """Phrases naming an age that none of the ages said fits."""
+        said = [age for age, _, _ in ages]
+        return np.asarray(
+            [
+                pid
+                for pid, limits in self._age_limits.items()
+                if not any(limit.admits(age) for limit in limits for age in said)
+            ],
+            dtype=np.int32,
+        )
+
+    def _question(
+        self, utt: Utterance, extra: list[tuple[str, int, int]] = ()
+    ) -> tuple[list[QueryTerm], float]:
         """The question's terms with their shares and weights, and its total weight.
 
         Official words stand in for the everyday words they were found for ("chứng minh
@@ -253,7 +396,7 @@ class Matcher:
         heard = self._heard_syllables(utt)
         flat = [s for part in heard for s in part]
         owner = [i for i, part in enumerate(heard) for _ in part]  # flat position -> utt's
-        synonyms = official_words(utt)
+        synonyms = official_words(utt) + list(extra)
         group_at: dict[int, int] = {}
         for n, (_, start, end) in enumerate(synonyms, 1):
             for i in range(start, end):
@@ -291,13 +434,20 @@ class Matcher:
 
     def rank(self, utt: Utterance, among: set[str] | None = None) -> list[Candidate]:
         """Procedures by score for an utterance (category words already removed), best first."""
-        query, total = self._question(_with_digits(utt))
+        utt = _with_digits(utt)
+        ages = question_ages(utt)
+        query, total = self._question(utt, self._age_words(ages))
         scores = self._index.score(query, total)
         if scores is None:
             return []
         p, q = scores.phrase_cover, scores.question_cover
         beta2 = PHRASE_COVER_BETA**2
         score = scores.factor * (1 + beta2) * p * q / np.maximum(beta2 * q + p, 1e-9)
+        if ages:
+            # A phrase for another age ("làm căn cước cho con 14 tuổi" when the child is
+            # five) is not what was asked, however many of its other words were said.
+            conflict = np.isin(scores.ids, self._age_conflicts(ages))
+            score = np.where(conflict, score * AGE_CONFLICT_FACTOR, score)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.
@@ -339,14 +489,16 @@ class Matcher:
         """
         first = ranked[0]
         own = self._by_code[first.code]
-        contested, rival = 0.0, None
+        contested, rival, rivals = 0.0, None, []
         for other in ranked[1 : 1 + RIVALS]:
             if other.score < CLARIFY_MIN_SCORE:
                 break
             share = self._index.named_not_explained(self._by_code[other.code], own, query, total)
             if share > contested:
                 contested, rival = share, other.code
-        return replace(first, contested=contested, rival=rival)
+            if share >= RIVAL_NAMED_SHARE:
+                rivals.append(other.code)
+        return replace(first, contested=contested, rival=rival, rivals=tuple(rivals))
 
     def match(self, text: str) -> Decision:
         """Understand one utterance: emergency, answer, clarify or not found."""
@@ -380,7 +532,7 @@ class Matcher:
             c
             for c in ranked
             if c.score >= max(first.score - CLARIFY_WINDOW, CLARIFY_MIN_SCORE)
-            or (contested and c.code == first.rival)
+            or (contested and (c.code == first.rival or c.code in first.rivals))
         ]
         return Decision(text, "clarify", None, category, tuple(close[:MAX_CLARIFY]))
 

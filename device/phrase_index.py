@@ -24,6 +24,7 @@ BIGRAM_FACTOR = 0.8  # a pair of syllables in order counts a little less than a 
 # khai tử", "khai tử"): a phrase that has them loses little when they are not said.
 GENERIC_WORDS = frozenset(normalize("đăng ký làm mần cấp xin giấy").split())
 GENERIC_FACTOR = 0.5
+ALIAS_NAMING_SHARE = 0.5  # how much a rival's alias names it, next to its official name
 
 
 def key_terms(keys: list[str]) -> list[str]:
@@ -46,6 +47,7 @@ class QueryTerm:
 class PhraseScores:
     """Per phrase that shares anything with the question: its procedure and coverages."""
 
+    ids: np.ndarray  # phrase ids, in the order phrases were given to the index
     procs: np.ndarray
     phrase_cover: np.ndarray  # share of the phrase's weight that was said
     question_cover: np.ndarray  # share of the question's weight the phrase explains
@@ -124,6 +126,7 @@ class PhraseIndex:
         totals, procs, factors = [], [], []
         proc_terms: dict[int, set[str]] = defaultdict(set)
         name_terms: dict[int, set[str]] = defaultdict(set)
+        alias_terms: dict[int, set[str]] = defaultdict(set)  # aliases, not keywords
         for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
             seen: set[str] = set()
             total = 0.0
@@ -142,6 +145,8 @@ class PhraseIndex:
                 proc_terms[proc].update((key_term, exact_term))
                 if self._naming[pid]:
                     name_terms[proc].update((key_term, exact_term))
+                elif factor == 1.0:
+                    alias_terms[proc].update((key_term, exact_term))
                 for term in (key_term, exact_term):
                     triple_terms.append(term_ids.setdefault(term, len(term_ids)))
                     triple_phrases.append(pid)
@@ -160,6 +165,7 @@ class PhraseIndex:
         }
         self._proc_terms = {proc: frozenset(terms) for proc, terms in proc_terms.items()}
         self._name_terms = {proc: frozenset(terms) for proc, terms in name_terms.items()}
+        self._alias_terms = {proc: frozenset(terms) for proc, terms in alias_terms.items()}
         self._totals = np.asarray(totals, dtype=np.float64)
         self._procs = np.asarray(procs, dtype=np.int32)
         self._factors = np.asarray(factors, dtype=np.float64)
@@ -189,18 +195,23 @@ class PhraseIndex:
     ) -> float:
         """Share of the question that names procedure `rival` and no phrase of `proc` explains.
 
-        Only words heard count (not official words added for them), and only the rival's
-        names, not its aliases: those are the words that say which procedure is meant.
+        Only words heard count (not official words added for them). The rival's names say
+        which procedure is meant; its aliases ("công chứng photo") say it too, less surely,
+        as some of them only describe a situation: they count for ALIAS_NAMING_SHARE.
         """
         if question_weight <= 0:
             return 0.0
         named = self._name_terms.get(rival, frozenset())
+        aliased = self._alias_terms.get(rival, frozenset())
         explained = self._proc_terms.get(proc, frozenset())
-        left = sum(
-            q.weight * q.share
-            for q in query
-            if q.group >= 0 and q.term in named and q.term not in explained
-        )
+        left = 0.0
+        for q in query:
+            if q.group < 0 or q.term in explained:
+                continue
+            if q.term in named:
+                left += q.weight * q.share
+            elif q.term in aliased:
+                left += q.weight * q.share * ALIAS_NAMING_SHARE
         return min(left / question_weight, 1.0)
 
     def has(self, term: str) -> bool:
@@ -219,6 +230,7 @@ class PhraseIndex:
         matched_question = np.bincount(ids, weights=question_side, minlength=n)
         hit = np.flatnonzero(matched_phrase)
         return PhraseScores(
+            ids=hit,
             procs=self._procs[hit],
             phrase_cover=matched_phrase[hit] / self._totals[hit],
             question_cover=np.minimum(matched_question[hit] / question_weight, 1.0),

@@ -316,6 +316,11 @@ def _unit(syllable: str) -> int | None:
     return _UNITS_FOLDED.get(syllable) if syllable.isascii() else None
 
 
+def number_word_value(syllable: str) -> int | None:
+    """The digit a single number word stands for ("ba" → 3, "sau" → 6), else None."""
+    return _unit(syllable)
+
+
 def spoken_numbers_to_digits(syllables: list[str]) -> list[str]:
     """Write numbers said in words as digits: "mười bốn tuổi" → "14 tuổi", "sáu mươi" → "60".
 

@@ -4,7 +4,8 @@ import pytest
 
 from conftest import ROOT, make_catalogue, make_procedure
 from hoixa.contract.catalogue import load_default
-from hoixa.device.matcher import Matcher
+from hoixa.device.intents import Utterance
+from hoixa.device.matcher import Matcher, phrase_age_limits, question_ages
 
 QUERIES = ROOT / "bench/understanding/queries.tsv"
 
@@ -206,3 +207,84 @@ def test_a_question_that_also_names_another_procedure_is_asked_back(shipped):
     only_one = shipped.match("tôi muốn đổi tên cho con thì làm thế nào")
     assert only_one.action == "answer" and only_one.procedure["code"] == "1.004859"
     assert only_one.candidates[0].contested < 0.2
+
+
+@pytest.fixture(scope="module")
+def by_age() -> Matcher:
+    return Matcher(
+        make_catalogue(
+            [
+                make_procedure(
+                    "9.000014",
+                    "Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên",
+                    ["làm căn cước", "làm căn cước cho con 14 tuổi"],
+                ),
+                make_procedure("9.000013", "Cấp thẻ căn cước cho người dưới 14 tuổi"),
+                make_procedure("9.000001", "Đăng ký khai sinh"),
+            ]
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "làm căn cước cho con bảy tuổi",  # an age below the limit
+        "đứa cháu mới lên bốn làm căn cước được không",  # "lên bốn": a child's age
+        "làm căn cước cho con 9 tuổi",
+    ],
+)
+def test_an_age_picks_the_procedure_for_that_age(by_age, query):
+    # "con 14 tuổi" shares more words with the question, but it is for another age.
+    assert by_age.match(query).candidates[0].code == "9.000013"
+
+
+def test_an_age_just_past_a_limit_and_a_misheard_tone_still_read_as_numbers(by_age):
+    assert by_age.match("con tôi mười lăm tuổi làm căn cước").candidates[0].code == "9.000014"
+    # "mưởi bốn" (wrong tone on "mười") is 14, not "bốn tuổi".
+    assert by_age.match("con tôi mưởi bốn tuổi làm căn cước").candidates[0].code == "9.000014"
+
+
+def test_phrase_age_limits_read_the_comparison():
+    limits = {
+        text: [(a.op, a.years) for a in phrase_age_limits(text.split())]
+        for text in (
+            "cho người dưới 14 tuổi",
+            "cho người từ đủ 14 tuổi",
+            "khi đủ 25 tuổi",
+            "người 60 tuổi trở lên",
+            "con 14 tuổi",
+            "định danh mức 2",
+        )
+    }
+    assert limits == {
+        "cho người dưới 14 tuổi": [("<", 14)],
+        "cho người từ đủ 14 tuổi": [(">=", 14)],
+        "khi đủ 25 tuổi": [(">=", 25)],
+        "người 60 tuổi trở lên": [(">=", 60)],
+        "con 14 tuổi": [("=", 14)],
+        "định danh mức 2": [],
+    }
+
+
+def test_a_limit_the_villager_names_is_not_an_age():
+    utt = Utterance.of("khai sinh cho trẻ dưới 6 tuổi và cháu lên ba")
+    assert question_ages(utt) == [(3, 9, 11)]
+
+
+def test_a_rival_named_by_its_alias_is_asked_back(shipped):
+    # "căn cước ghi sai thông tin" is an alias of the card exchange: with "căn cước" from its
+    # name, it names the card, which nothing of the hộ tịch correction explains.
+    decision = shipped.match("căn cước của bố tôi ghi sai quê quán thì sửa thế nào")
+    assert decision.action == "clarify"
+    assert {"1.004859", "1.014063"} <= {c.code for c in decision.candidates}
+    # Without the card, the correction is answered as before.
+    only_one = shipped.match("giấy khai sinh của bố tôi ghi sai quê quán thì sửa thế nào")
+    assert only_one.action == "answer" and only_one.procedure["code"] == "1.004859"
+
+
+def test_every_rival_named_enough_is_offered(shipped):
+    # "thẻ căn cước" names the exchange, "làm lại" the replacement: both are offered.
+    decision = shipped.match("tôi đổi tên rồi thì thẻ căn cước có phải làm lại không")
+    assert decision.action == "clarify"
+    assert {"1.004859", "1.014063", "1.014064"} == {c.code for c in decision.candidates}
