@@ -433,6 +433,408 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "sập cầu",
     ),
 }
+# Strong phrases people shout that the table above does not word the same way, by region.
+EMERGENCY_PHRASES["fire"] += (
+    "cháy kìa",
+    "cháy rồi bà con ơi",
+    "lửa bốc",
+    "lửa bén",
+    "lửa lan",
+    "lửa cháy lan",
+    "bắt lửa",
+    "khói đen",
+    "khói nghi ngút",
+    "bốc khói nghi ngút",
+    "sắp nổ",
+    "nổ rồi",
+    "xì khí",
+    "rò khí",
+    "rò rỉ khí",
+    "xì gas",
+    "rò gas",
+    "mùi gas",
+    "chập cháy",
+    "xe bốc cháy",
+    "cháy ruộng",
+    "cháy rẫy",
+    "cháy đồi",
+)
+EMERGENCY_PHRASES["medical"] += (
+    "đang sinh",
+    "đang đẻ",
+    "sắp đẻ",
+    "rớt xuống nước",
+    "bị xỉu",
+    "xỉu ngang",
+    "ngất lịm",
+    "lịm rồi",
+    "không tỉnh",
+    "không tỉnh lại",
+    "gọi không tỉnh",
+    "lay không dậy",
+    "gọi không dậy",
+    "gọi hoài không dậy",
+    "không thở được",
+    "thở không được",
+    "thở không nổi",
+    "hết thở",
+    "tắt thở rồi",
+    "thở dốc",
+    "thở hắt",
+    "tím ngắt",
+    "tím môi",
+    "mặt tím",
+    "méo miệng",
+    "méo mồm",
+    "méo mặt",
+    "liệt nửa người",
+    "yếu nửa người",
+    "nói không ra tiếng",
+    "giật kinh phong",
+    "động kinh",
+    "sùi bọt",
+    "trợn mắt",
+    "ói ra máu",
+    "mửa ra máu",
+    "ho ra máu",
+    "đi ngoài ra máu",
+    "máu không cầm",
+    "máu chảy không cầm",
+    "đầy máu",
+    "vỡ đầu",
+    "đập đầu",
+    "đau thắt ngực",
+    "nhồi máu",
+    "trụy tim",
+    "bị chìm",
+    "chìm nghỉm",
+    "rớt xuống sông",
+    "rớt xuống ao",
+    "rớt xuống giếng",
+    "rớt xuống mương",
+    "rơi xuống mương",
+    "ngã xuống mương",
+    "té xuống mương",
+    "ngã xuống hồ",
+    "té xuống hồ",
+    "rơi xuống hồ",
+    "đuối nước rồi",
+    "giật điện",
+    "điện giựt",
+    "bị điện giựt",
+    "dính điện",
+    "chạm điện",
+    "ăn phải nấm độc",
+    "ăn nấm rừng",
+    "ăn nấm độc",
+    "ăn nhầm",
+    "uống phải",
+    "uống nhầm thuốc",
+    "uống thuốc sâu",
+    "uống thuốc diệt cỏ",
+    "uống thuốc ngủ",
+    "ngộ độc thực phẩm",
+    "rắn lục",
+    "rắn hổ",
+    "bị rắn",
+    "chó cắn",
+    "bị chó cắn",
+    "ong đốt",
+    "bị ong đốt",
+    "ong vò vẽ",
+    "say nắng",
+    "ngã cây",
+    "té cây",
+    "ngã từ trên",
+    "té từ trên",
+    "rơi từ trên",
+    "ngã giàn giáo",
+    "đứt tay",
+    "đứt chân",
+    "đứt lìa",
+    "gãy tay",
+    "gãy cổ",
+    "lọt xuống",
+    "đau đẻ",
+    "chuyển dạ",
+    "xe cán",
+    "bị xe cán",
+    "xe lật",
+    "lật xe",
+    "đâm xe",
+    "tông nhau",
+    "đụng xe",
+    "đụng nhau",
+    "máu nhiều",
+    "nhiều máu",
+    "bị đụng",
+    "xe đụng",
+    "xe húc",
+)
+EMERGENCY_PHRASES["police"] += (
+    "đang trộm",
+    "đang cướp",
+    "cướp của",
+    "giật dây chuyền",
+    "giật xe",
+    "đánh ghen",
+    "chém người",
+    "bị chém",
+    "bị đâm",
+    "đâm người",
+    "cầm mã tấu",
+    "mã tấu",
+    "cầm súng",
+    "có súng",
+    "bắn người",
+    "nổ súng",
+    "đánh chết",
+    "đòi đánh",
+    "đánh con",
+    "đánh chồng",
+    "đánh mẹ",
+    "đánh bố",
+    "đánh má",
+    "đánh đập",
+    "chồng đánh",
+    "đánh tôi",
+    "đánh em",
+    "bị bắt cóc",
+    "bắt mất",
+    "ôm con chạy",
+    "mất tích",
+    "đi lạc",
+    "lạc mất",
+    "lạc con",
+    "không thấy con",
+    "không thấy đứa",
+    "tìm không thấy",
+    "kiếm không thấy",
+    "kiếm hoài không thấy",
+    "tìm mãi không thấy",
+    "quấy rối",
+    "sàm sỡ",
+    "cưỡng hiếp",
+    "hỗn chiến",
+    "đánh hội đồng",
+    "ẩu đả",
+    "xô xát",
+    "phá nhà",
+    "ném đá",
+    "dọa chém",
+)
+EMERGENCY_PHRASES["rescue"] += (
+    "cứu tui",
+    "cứu mình",
+    "cứu cháu",
+    "cứu chị",
+    "cứu anh",
+    "cứu ông",
+    "cứu bà",
+    "cứu mẹ",
+    "cứu má",
+    "cứu người",
+    "cứu giùm",
+    "cứu giúp",
+    "ai cứu",
+    "giúp tôi với",
+    "giúp tui với",
+    "giúp em với",
+    "giúp con với",
+    "giúp với",
+    "kẹt lại",
+    "bị mắc kẹt",
+    "kẹt cứng",
+    "kẹt bên trong",
+    "kẹt dưới",
+    "đè bên dưới",
+    "bị vùi lấp",
+    "đất lở",
+    "núi lở",
+    "lở núi",
+    "sạt núi",
+    "sạt đất",
+    "đất sạt",
+    "sạt taluy",
+    "sập rồi",
+    "đổ sập",
+    "sập mái",
+    "sập tường",
+    "đổ tường",
+    "tường đổ",
+    "sập hầm",
+    "sập lò",
+    "lũ về",
+    "lũ tới",
+    "lũ đến",
+    "nước lên nhanh",
+    "ngập tới",
+    "ngập nóc",
+    "ngập mái",
+    "trôi nhà",
+    "nhà trôi",
+    "cuốn trôi",
+    "trôi mất",
+    "nước cuốn trôi",
+    "lũ ống",
+    "vỡ đê",
+    "vỡ đập",
+    "tràn đê",
+    "leo lên mái",
+    "lên nóc nhà",
+    "trèo lên mái",
+    "lật đò",
+    "chìm đò",
+    "lật xuồng",
+    "chìm xuồng",
+    "chìm tàu",
+    "đắm thuyền",
+    "đắm tàu",
+    "cây ngã",
+    "cây đè",
+    "trụ điện ngã",
+    "dây điện đứt",
+    "điện rớt",
+)
+
+# An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
+# happening now ("đang", "cứu", "nhanh lên") it is an emergency.
+EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
+    "fire": ("cháy", "lửa", "khói", "nổ", "khét", "gas", "chập", "bén"),
+    "medical": (
+        "ngất",
+        "xỉu",
+        "lịm",
+        "tím",
+        "giật",
+        "giựt",
+        "co giật",
+        "máu",
+        "ói",
+        "nôn",
+        "mửa",
+        "ngã",
+        "té",
+        "chìm",
+        "đuối",
+        "sặc",
+        "ngộp",
+        "thở",
+        "ngực",
+        "trở dạ",
+        "rắn",
+        "cắn",
+        "đốt",
+        "độc",
+        "bỏng",
+        "phỏng",
+        "tông",
+        "đụng",
+        "đâm xe",
+        "tai nạn",
+        "bị thương",
+    ),
+    "police": (
+        "cướp",
+        "trộm",
+        "đâm",
+        "chém",
+        "dao",
+        "súng",
+        "bắn",
+        "phá",
+        "đập",
+        "đuổi",
+        "dọa",
+        "giết",
+    ),
+    "rescue": (
+        "lũ",
+        "lụt",
+        "ngập",
+        "sạt",
+        "lở",
+        "sập",
+        "kẹt",
+        "đè",
+        "lật",
+    ),
+}
+NOW_CUES = (
+    "đang",
+    "vừa",
+    "vừa mới",
+    "mới đây",
+    "ngay lập tức",
+    "ngay bây giờ",
+    "bây giờ",
+    "bây chừ",
+    "giờ làm sao",
+    "kìa",
+    "cứu",
+    "cứu với",
+    "gấp",
+    "khẩn cấp",
+    "nhanh lên",
+    "nhanh nhanh",
+    "mau lên",
+    "mau mau",
+    "lẹ lên",
+    "lẹ lẹ",
+    "tới liền",
+    "đến ngay",
+    "giúp với",
+    "giúp tôi với",
+    "làm sao bây giờ",
+    "làm sao đây",
+    "làm răng chừ",
+    "mần răng chừ",
+    "làm sao giờ",
+    "làm sao nè",
+    "gọi ai",
+    "gọi số nào",
+    "gọi số mấy",
+    "gọi xe",
+    "trời ơi",
+    "chết rồi",
+    "chết mất",
+    "nguy rồi",
+    "sắp",
+    "không kịp",
+)
+# A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
+PAST_CUES = (
+    "hôm qua",
+    "hôm trước",
+    "hôm kia",
+    "bữa trước",
+    "bữa qua",
+    "tuần trước",
+    "tuần rồi",
+    "tháng trước",
+    "tháng rồi",
+    "năm ngoái",
+    "năm trước",
+    "năm rồi",
+    "năm kia",
+    "từ năm",
+    "từ tháng",
+    "hồi năm",
+    "hồi trước",
+    "hồi đó",
+    "trước đây",
+    "mấy năm",
+    "mấy tháng",
+    "lâu rồi",
+    "đã lâu",
+    "hồi xưa",
+    "ngày xưa",
+)
+# Cues strong enough to outweigh a past time word ("từ hôm qua, giờ đang khó thở").
+_UNTONED_NOW = frozenset({"dang", "vua", "cuu"})
+_CRY_SYLLABLES = frozenset({"cuu", "giup", "ai"})  # "cứu với", "giúp tôi với", "ai cứu"
+_URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
+
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
 # chết đuối", "trợ cấp tai nạn") is not itself an emergency.
 _PROCEDURE_CONTEXT = (
@@ -469,6 +871,31 @@ _PROCEDURE_CONTEXT = (
     "giấy tờ",
     "làm đơn",
     "sổ gốc",
+    "khuyết tật",
+    "giám định",
+    "mức độ",
+    "người có công",
+    "thương binh",
+    "chi trả",
+    "tiền đền",
+    "đền bù",
+    "xin cấp",
+    "nuôi",
+    "giấy phép",
+    "xử phạt",
+    "nộp phạt",
+    "tố cáo",
+    "khiếu nại",
+    "ly hôn",
+    "tập huấn",
+    "phòng chống",
+    "phòng cháy",
+    "diễn tập",
+    "cách phòng",
+    "tuyên truyền",
+    "kinh nghiệm",
+    "lớp học",
+    "tuyên bố",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -647,6 +1074,10 @@ def compile_phrases(
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
 _SECTION = compile_phrases(SECTION_NAMES)
 _EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key)
+_EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
+_NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
+_PAST = compile_phrases({"past": PAST_CUES}, by_sound=False)
+_URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
 # Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần".
 _CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT}, pair_key=sound_key)
@@ -743,7 +1174,7 @@ def detect_section_name(utt: Utterance) -> str | None:
     return hits[0].key if hits else None
 
 
-_EMERGENCY_SYLLABLES = _EMERGENCY.syllables | _CONTEXT.syllables
+_EMERGENCY_SYLLABLES = _EMERGENCY.syllables | _CONTEXT.syllables | _NOW.syllables
 
 
 def split_run_together_words(utt: Utterance, known: frozenset[str]) -> Utterance:
@@ -767,18 +1198,40 @@ def detect_emergency(utt: Utterance) -> str | None:
     """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now.
 
     Missing an emergency is the worst mistake the box can make, so its words are found
-    through a misheard initial ("tráy nhà") and two words run together ("bịbỏng") too.
+    through a misheard initial ("tráy nhà") and two words run together ("bịbỏng") too. A
+    strong phrase ("bất tỉnh", "sạt lở") is enough; a looser event word ("cháy", "chìm")
+    needs a cue that it is happening now ("đang", "cứu", "nhanh lên"). Questions about a
+    procedure, and past events without an urgent cue, are not emergencies.
     """
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
     # A split word is one mistake already: its halves must then be heard right.
-    hits = find_phrases(utt, _EMERGENCY) or find_phrases(split, _EMERGENCY, loose_pairs=False)
+    heard, hits = utt, find_phrases(utt, _EMERGENCY)
+    if not hits:
+        heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False)
+    if not hits and (_now(utt) or _now(split)):
+        heard, hits = split, find_phrases(split, _EVENTS)
     if not hits:
         return None
-    if find_phrases(utt, _CONTEXT, first_only=True) or find_phrases(
-        split, _CONTEXT, first_only=True
-    ):
+    if _has(utt, _CONTEXT) or _has(split, _CONTEXT):
         return None
-    return hits[0].key
+    if _has(utt, _PAST) and not _has(utt, _URGENT):
+        return None
+    # "cứu tui với, nhà bị cháy": the event says which number to call better than the cry.
+    specific = [h for h in hits if heard.folded[h.start] not in _CRY_SYLLABLES]
+    return (specific or hits)[0].key
+
+
+def _now(utt: Utterance) -> bool:
+    """A cue that it is happening now; without tones most single syllables are too vague
+    ("gap" is "gặp" as often as "gấp"), so only the unmistakable ones count then."""
+    return any(
+        utt.has_tones or h.end - h.start > 1 or utt.folded[h.start] in _UNTONED_NOW
+        for h in find_phrases(utt, _NOW)
+    )
+
+
+def _has(utt: Utterance, table: PhraseTable) -> bool:
+    return bool(find_phrases(utt, table, first_only=True))
 
 
 def detect_command(utt: Utterance) -> str | None:

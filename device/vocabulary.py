@@ -26,9 +26,13 @@ def phrases(catalogue: Catalogue) -> list[str]:
         intents.SECTION_NAMES,
         intents.COMMAND_PHRASES,
         intents.EMERGENCY_PHRASES,
+        intents.EMERGENCY_EVENTS,
     ):
         for group in table.values():
             out += group
+    # an event word counts as an emergency with a "now" word, and not with a past one: a
+    # recogniser restricted to this list must be able to hear both
+    out += list(intents.NOW_CUES) + list(intents.PAST_CUES)
     out += intents.YES_PHRASES + intents.NO_PHRASES + NUMBER_WORDS
     seen: set[str] = set()
     unique = []

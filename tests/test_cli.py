@@ -75,6 +75,12 @@ def test_vocabulary_export_contains_catalogue_and_command_words():
     assert {"khai", "sinh", "hôn", "thú", "nói", "lại", "chậm"} <= set(words)
     phrases = hoixa("catalogue", "vocabulary", "--phrases").stdout.splitlines()
     assert "làm giấy khai sinh" in phrases and "cảm ơn" in phrases
+    # emergency event words and the "now" / "past" words that decide them can be heard
+    from hoixa.device import intents
+
+    said = set(words)
+    for word in ("cháy", *intents.NOW_CUES, *intents.PAST_CUES):
+        assert set(word.split()) <= said, word
 
 
 def test_import_portal_writes_a_valid_catalogue_and_reports_skips(tmp_path, shared_records):

@@ -165,3 +165,87 @@ def test_emergencies_survive_recogniser_errors(text, kind):
 )
 def test_misheard_procedure_questions_are_not_emergencies(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+# Emergencies as people shout them, written for these tests: every kind, the three regions'
+# wording, and without tones. A strong phrase is enough; an event word needs a "now" cue.
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("bếp nhà tôi đang cháy to lắm", "fire"),
+        ("lửa đang lan sang nhà bên rồi", "fire"),
+        ("khói đang bốc ra từ cái kho", "fire"),
+        ("nhà bên xì ga mùi nồng lắm sắp nổ", "fire"),
+        ("trời ơi cháy kìa", "fire"),
+        ("bình gas vừa nổ trong bếp", "fire"),
+        ("ba tui xỉu ngang ngoài ruộng", "medical"),  # Southern
+        ("mạ tui lịm đi gọi không dậy", "medical"),  # Central
+        ("ông tôi méo miệng nói không được", "medical"),
+        ("thằng bé tím tái thở không được", "medical"),
+        ("con tui đang co giật sùi bọt mép", "medical"),
+        ("bà bị rắn lục cắn vào chân", "medical"),
+        ("đứa nhỏ vừa rớt xuống mương", "medical"),
+        ("anh ấy bị dính điện nằm im", "medical"),
+        ("cả nhà ăn phải nấm độc nôn quá trời", "medical"),
+        ("chị ấy uống thuốc diệt cỏ rồi", "medical"),
+        ("máu chảy không cầm được nhanh lên", "medical"),
+        ("vợ tôi đang đẻ ở nhà gọi ai bây giờ", "medical"),
+        ("ông hàng xóm té từ trên mái xuống", "medical"),
+        ("hai xe máy đụng nhau ngoài quốc lộ máu nhiều lắm", "medical"),
+        ("me toi dang ngat cuu voi", "medical"),
+        ("co dua nho vua chim duoi ao", "medical"),
+        ("có thằng đang cạy cửa nhà bên", "police"),
+        ("mấy đứa cầm mã tấu đuổi chém nhau", "police"),
+        ("chồng nó đang đánh vợ dã man", "police"),
+        ("có người cầm súng đứng ngoài ngõ", "police"),
+        ("con tôi đi lạc từ chiều tìm không thấy", "police"),
+        ("có người lạ bắt cóc thằng cu nhà tôi", "police"),
+        ("nó đang cướp đồ ngoài chợ nhanh lên", "police"),
+        ("co thang dang dam nguoi ngoai cho", "police"),
+        ("mấy thanh niên đang đuổi chém nhau ngoài đê", "police"),  # not "mai táng"
+        ("đất sạt xuống vùi mất hai căn nhà", "rescue"),
+        ("nước lên nhanh lắm cả nhà phải leo lên mái", "rescue"),
+        ("lũ về bất ngờ cuốn trôi người", "rescue"),
+        ("nhà đổ sập có người kẹt bên dưới", "rescue"),
+        ("vỡ đê rồi bà con ơi", "rescue"),
+        ("thuyền lật giữa sông cứu với", "rescue"),
+        ("nuoc lu dang len ca xom bi co lap", "rescue"),
+        # A cry for help names no number; the event that follows does.
+        ("giúp tôi với ông tôi không thở", "medical"),
+        ("cứu tui với nhà tui bị cháy rồi", "fire"),
+        # A past time word does not cancel an urgent cue.
+        ("con bị rắn cắn từ hôm qua giờ đang khó thở", "medical"),
+    ],
+)
+def test_emergencies_as_people_shout_them(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thủ tục nuôi rắn",
+        "xin giấy phép nuôi chó",
+        "tai nạn từ tháng trước giờ xin trợ cấp",
+        "cháu bị tai nạn mất một chân từ năm ngoái giờ xin xác định lại mức khuyết tật",
+        "năm ngoái nhà tôi bị cháy giờ làm lại sổ đỏ",
+        "hôm qua con tôi bị chó cắn có được bảo hiểm không",
+        "bữa trước có người bị điện giật chết có được hỗ trợ không",
+        "năm ngoái lũ cuốn mất con bò",
+        "cấp lại căn cước bị mất khi lũ cuốn",
+        "tuyên bố mất tích cần giấy tờ gì",
+        "ly hôn vì chồng đánh đập",
+        "tập huấn phòng cháy chữa cháy ở đâu",
+        "con tôi vừa mới sinh muốn làm khai sinh",
+        "tôi đang ở ga tàu muốn hỏi đường lên xã",
+        "hàng xóm đang đánh bài ồn quá",
+        "con trâu bị ốm không chịu ăn phải làm sao",  # "ăn phải làm" is not "ăn phải nấm"
+        "tôi muốn đổi tên vì bị bạn bè trêu",  # "bị bạn" is not "bị bắn"
+        "răng chừ lúa bị sâu cuốn lá",
+        "toi muon gap can bo tu phap",  # untoned "gap can" is not "gấp" + "cắn"
+        "ngay mai troi co mua khong",
+        "chay xe ra xa mat bao lau",
+    ],
+)
+def test_look_alike_ordinary_questions_are_not_emergencies(text):
+    assert detect_emergency(Utterance.of(text)) is None
