@@ -218,7 +218,7 @@ def test_mix_of_regions_and_toneless_questions(rows, heldout):
 @pytest.mark.parametrize("earlier", ["queries.tsv", "heldout.tsv", "heldout2.tsv", "heldout3.tsv"])
 def test_independent_of_the_sets_written_before(rows, heldout, earlier):
     if heldout.name <= earlier and earlier != "queries.tsv":
-        pytest.skip(f"{heldout.name} was written before {earlier}, or is it")
+        pytest.skip("a set is compared only with the sets written before it")
     tuning = _fields(BENCH / earlier)[1:]
     tuning_rows = {tuple(cells) for _, cells in tuning}
     tuning_queries = {" ".join(cells[0].split()) for _, cells in tuning}
