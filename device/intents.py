@@ -1204,15 +1204,16 @@ def detect_emergency(utt: Utterance) -> str | None:
     procedure, and past events without an urgent cue, are not emergencies.
     """
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
-    # A split word is one mistake already: its halves must then be heard right.
+    readings = (utt,) if split is utt else (utt, split)  # nothing split: one reading
     heard, hits = utt, find_phrases(utt, _EMERGENCY)
-    if not hits:
+    if not hits and split is not utt:
+        # A split word is one mistake already: its halves must then be heard right.
         heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False)
-    if not hits and (_now(utt) or _now(split)):
+    if not hits and any(_now(r) for r in readings):
         heard, hits = split, find_phrases(split, _EVENTS)
     if not hits:
         return None
-    if _has(utt, _CONTEXT) or _has(split, _CONTEXT):
+    if any(_has(r, _CONTEXT) for r in readings):
         return None
     if _has(utt, _PAST) and not _has(utt, _URGENT):
         return None

@@ -230,7 +230,8 @@ class Decision:
 
 
 def procedure_phrases(proc: Procedure) -> list[tuple[str, float]]:
-    """The phrases a procedure is known by, with how strongly each one counts."""
+    """The phrases a procedure is known by (normalised, without repeats), with how strongly
+    each one counts; the first two are its official and spoken names."""
     out = [(proc["name"], 1.0), (spoken_name(proc), 1.0)]
     out += [(alias, 1.0) for alias in proc.get("aliases", [])]
     out += [(kw, KEYWORD_FACTOR) for kw in proc.get("keywords", [])]
@@ -240,8 +241,34 @@ def procedure_phrases(proc: Procedure) -> list[tuple[str, float]]:
         key = normalize(text)
         if key and key not in seen:
             seen.add(key)
-            unique.append((text, factor))
+            unique.append((key, factor))
     return unique
+
+
+def age_limits_by_phrase(
+    phrases: list[tuple[int, str, float]], naming: list[bool]
+) -> dict[int, list[AgeLimit]]:
+    """Phrases naming an age, by position in `phrases` (= the index's phrase ids). A
+    procedure whose name is for an age ("… cho người dưới 14 tuổi") passes its limits on to
+    all its phrases: "làm căn cước" is for 14 and over there too."""
+    limits_of = [
+        phrase_age_limits(spoken_numbers_to_digits(text.split())) if _says_age(text) else []
+        for _, text, _ in phrases
+    ]
+    named: dict[int, list[AgeLimit]] = defaultdict(list)
+    for (proc, _, _), limits, names in zip(phrases, limits_of, naming, strict=True):
+        if names:
+            named[proc] += limits
+    out: dict[int, list[AgeLimit]] = {}
+    for pid, ((proc, _, _), limits) in enumerate(zip(phrases, limits_of, strict=True)):
+        if limits or named.get(proc):
+            out[pid] = limits or named[proc]
+    return out
+
+
+def _says_age(text: str) -> bool:
+    """A cheap filter before reading numbers: most phrases name no age."""
+    return "tuổi" in text or "tuoi" in text
 
 
 MAX_PHRASES_PER_RANK = 12  # sorting only the best phrases is enough to find 10 procedures
@@ -267,23 +294,9 @@ class Matcher:
             names = {normalize(proc["name"]), normalize(spoken_name(proc))}
             for text, factor in procedure_phrases(proc):
                 phrases.append((i, text, factor))
-                naming.append(normalize(text) in names)
+                naming.append(text in names)
         self._index = PhraseIndex(phrases, len(self.procedures), naming)
-        # Phrases naming an age, by position in `phrases` (= the index's phrase ids). A
-        # procedure whose name is for an age ("… cho người dưới 14 tuổi") passes its limits
-        # on to all its phrases: "làm căn cước" is for 14 and over there too.
-        limits_of = [
-            phrase_age_limits(spoken_numbers_to_digits(normalize(text).split()))
-            for _, text, _ in phrases
-        ]
-        named_limits: dict[int, list[AgeLimit]] = defaultdict(list)
-        for (proc, _, _), limits, names in zip(phrases, limits_of, naming, strict=True):
-            if names:
-                named_limits[proc] += limits
-        self._age_limits: dict[int, list[AgeLimit]] = {}
-        for pid, ((proc, _, _), limits) in enumerate(zip(phrases, limits_of, strict=True)):
-            if limits or named_limits.get(proc):
-                self._age_limits[pid] = limits or named_limits[proc]
+        self._age_limits = age_limits_by_phrase(phrases, naming)
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -532,7 +545,7 @@ class Matcher:
             c
             for c in ranked
             if c.score >= max(first.score - CLARIFY_WINDOW, CLARIFY_MIN_SCORE)
-            or (contested and (c.code == first.rival or c.code in first.rivals))
+            or (contested and c.code in first.rivals)  # the rival is among them
         ]
         return Decision(text, "clarify", None, category, tuple(close[:MAX_CLARIFY]))
 

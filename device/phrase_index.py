@@ -69,7 +69,6 @@ class PhraseIndex:
     ):
         """`phrases`: (procedure index, text, strength factor) for every phrase; `naming`:
         which of them name the procedure (official or spoken name, not an alias)."""
-        self._naming = naming or [False] * len(phrases)
         self.n_procedures = max(n_procedures, 1)
         self.syllables: dict[str, str] = {}  # folded syllable -> sound key
         parsed = []
@@ -89,7 +88,7 @@ class PhraseIndex:
         self._keyed_idf = self._idf(keyed.values())
         self.known_keys = frozenset(self.syllables.values())
         self.unknown_weight = math.log(1 + self.n_procedures)  # as rare as a word can be
-        self._build_postings(parsed)
+        self._build_postings(parsed, naming or [False] * len(phrases))
 
     def _idf(self, term_sets) -> dict[str, float]:
         df: dict[str, int] = defaultdict(int)
@@ -117,7 +116,7 @@ class PhraseIndex:
         mean = (self.weight(folded[:1], keys[:1]) + self.weight(folded[1:], keys[1:])) / 2
         return BIGRAM_FACTOR * min(pair, mean)
 
-    def _build_postings(self, parsed) -> None:
+    def _build_postings(self, parsed, naming: list[bool]) -> None:
         """Flat (term, phrase, weight) triples, grouped by term into numpy arrays."""
         term_ids: dict[str, int] = {}
         triple_terms: list[int] = []
@@ -129,6 +128,7 @@ class PhraseIndex:
         alias_terms: dict[int, set[str]] = defaultdict(set)  # aliases, not keywords
         for pid, (proc, toned, folded, keys, factor) in enumerate(parsed):
             seen: set[str] = set()
+            phrase_terms: list[str] = []
             total = 0.0
             n = len(keys)
             for start, size in [(i, 1) for i in range(n)] + [(i, 2) for i in range(n - 1)]:
@@ -142,15 +142,16 @@ class PhraseIndex:
                     weight *= GENERIC_FACTOR
                 total += weight
                 exact_term = ("t:" if size == 1 else "bt:") + "_".join(toned[start:end])
-                proc_terms[proc].update((key_term, exact_term))
-                if self._naming[pid]:
-                    name_terms[proc].update((key_term, exact_term))
-                elif factor == 1.0:
-                    alias_terms[proc].update((key_term, exact_term))
+                phrase_terms += (key_term, exact_term)
                 for term in (key_term, exact_term):
                     triple_terms.append(term_ids.setdefault(term, len(term_ids)))
                     triple_phrases.append(pid)
                     triple_weights.append(weight)
+            proc_terms[proc].update(phrase_terms)
+            if naming[pid]:
+                name_terms[proc].update(phrase_terms)
+            elif factor == 1.0:
+                alias_terms[proc].update(phrase_terms)
             totals.append(total)
             procs.append(proc)
             factors.append(factor)

@@ -107,12 +107,6 @@ def _report(request: Request, user: Viewer, year, month, province, commune):
     return report, f"hoixa-bao-cao-{year}-{month:02d}"
 
 
-def _bold_cell(sheet, cell_type, font, value):
-    cell = cell_type(sheet, value=value)
-    cell.font = font
-    return cell
-
-
 @router.get(
     "/monthly.xlsx",
     summary="Báo cáo tháng (Excel)",
@@ -142,8 +136,10 @@ def monthly_xlsx(
         sheet.column_dimensions["B"].width = 50
         for index, row in enumerate(rows):
             values = [_safe_cell(v) for v in row]
-            if index == 0:
-                values = [_bold_cell(sheet, WriteOnlyCell, bold, v) for v in values]
+            if index == 0:  # the header row, in bold
+                values = [WriteOnlyCell(sheet, value=v) for v in values]
+                for cell in values:
+                    cell.font = bold
             sheet.append(values)
     out = io.BytesIO()
     book.save(out)
