@@ -159,7 +159,10 @@ def check_lights(run: SelftestRun) -> CheckResult:
         lights = Lights(run.config.gpio, pin_factory=run.pin_factory)
     except Exception as exc:  # GPIOZeroError, lgpio.error, no permission: the same advice
         return CheckResult(
-            "lights", title, FAIL, f"Không điều khiển được chân GPIO của đèn ({exc}).",
+            "lights",
+            title,
+            FAIL,
+            f"Không điều khiển được chân GPIO của đèn ({exc}).",
             f"{STOP_SERVICE.capitalize()}; nếu vẫn lỗi, {CALL_TECHNICIAN}.",
         )
     wrong = []
@@ -177,12 +180,17 @@ def check_lights(run: SelftestRun) -> CheckResult:
         lights.close()
     if wrong:
         return CheckResult(
-            "lights", title, FAIL, f"Chân GPIO của đèn {', '.join(wrong)} không đổi trạng thái.",
+            "lights",
+            title,
+            FAIL,
+            f"Chân GPIO của đèn {', '.join(wrong)} không đổi trạng thái.",
             f"Kiểm tra dây nối của đèn đó; nếu vẫn lỗi, {CALL_TECHNICIAN}.",
         )
     note = " (máy này không có GPIO: chân giả lập)" if mock else ""
     return CheckResult(
-        "lights", title, PASS,
+        "lights",
+        title,
+        PASS,
         f"Bốn đèn đã lần lượt sáng rồi tắt{note}. Nếu có đèn không sáng khi nhìn, kiểm tra "
         "bóng đèn và dây nối của đèn đó.",
         data={"mock_pins": mock},
@@ -204,7 +212,9 @@ def check_speaker(run: SelftestRun) -> CheckResult:
     run.speaker_works = True
     name = speaker.device.name if speaker.device else "mặc định"
     return CheckResult(
-        "speaker", title, PASS,
+        "speaker",
+        title,
+        PASS,
         f"Đã phát tiếng bíp qua loa «{name}». Nếu không nghe thấy: bật nguồn loa, tăng âm "
         "lượng, kiểm tra dây loa.",
         data={"device": name, "rate": speaker.rate},
@@ -223,11 +233,17 @@ def check_button(run: SelftestRun) -> CheckResult:
         button = TalkButton.from_config(run.config.gpio, pin_factory=run.pin_factory)
     except Exception as exc:  # GPIOZeroError, lgpio.error, no permission: the same advice
         return CheckResult(
-            "button", title, FAIL, f"Không đọc được chân GPIO của nút ({exc}).",
+            "button",
+            title,
+            FAIL,
+            f"Không đọc được chân GPIO của nút ({exc}).",
             f"{STOP_SERVICE.capitalize()}; nếu vẫn lỗi, {CALL_TECHNICIAN}.",
         )
     stuck = CheckResult(
-        "button", title, FAIL, "Nút luôn ở trạng thái bấm (bị kẹt).",
+        "button",
+        title,
+        FAIL,
+        "Nút luôn ở trạng thái bấm (bị kẹt).",
         "Kiểm tra nút có bị kẹt không và dây nối của nút có bị chạm nhau không.",
     )
     try:
@@ -240,7 +256,9 @@ def check_button(run: SelftestRun) -> CheckResult:
         run.tell(f"Hãy bấm nút nói một lần, trong vòng {opts.button_seconds:g} giây{keys}.")
         if button.wait_for(PRESS, opts.button_seconds) is None:
             return CheckResult(
-                "button", title, FAIL,
+                "button",
+                title,
+                FAIL,
                 f"Không thấy nút được bấm trong {opts.button_seconds:g} giây.",
                 "Bấm lại dứt khoát rồi chạy lại; nếu vẫn không được, kiểm tra dây nối của nút "
                 f"(chân GPIO {run.config.gpio.button_pin} và chân GND).",
@@ -276,26 +294,40 @@ def check_microphone(run: SelftestRun) -> CheckResult:
     data |= {"speech_seconds": round(check.speech_seconds, 2), "problems": list(check.problems)}
     if not np.any(samples):
         return CheckResult(
-            "microphone", title, FAIL, f"Không nghe thấy tiếng nào, hoàn toàn im lặng. {shown}",
+            "microphone",
+            title,
+            FAIL,
+            f"Không nghe thấy tiếng nào, hoàn toàn im lặng. {shown}",
             "Kiểm tra dây micrô, cắm lại cổng USB; xem micrô có bị tắt tiếng (mute) không.",
             data,
         )
     if SILENCE in check.problems:
         return CheckResult(
-            "microphone", title, FAIL, f"Chỉ có tiếng ồn nền, không nghe thấy giọng nói. {shown}",
+            "microphone",
+            title,
+            FAIL,
+            f"Chỉ có tiếng ồn nền, không nghe thấy giọng nói. {shown}",
             "Nói to và gần micrô hơn rồi chạy lại; nếu vẫn vậy, kiểm tra dây micrô, cắm lại "
             "cổng USB.",
             data,
         )
     if CLIPPED in check.problems:
         return CheckResult(
-            "microphone", title, FAIL, f"Tiếng quá to, bị rè. {shown}",
-            "Đứng xa micrô hơn một chút, hoặc giảm độ nhạy micrô.", data,
+            "microphone",
+            title,
+            FAIL,
+            f"Tiếng quá to, bị rè. {shown}",
+            "Đứng xa micrô hơn một chút, hoặc giảm độ nhạy micrô.",
+            data,
         )
     if TOO_QUIET in check.problems:
         return CheckResult(
-            "microphone", title, FAIL, f"Tiếng quá nhỏ. {shown}",
-            "Nói to hơn, gần micrô hơn; nếu vẫn nhỏ, tăng độ nhạy micrô.", data,
+            "microphone",
+            title,
+            FAIL,
+            f"Tiếng quá nhỏ. {shown}",
+            "Nói to hơn, gần micrô hơn; nếu vẫn nhỏ, tăng độ nhạy micrô.",
+            data,
         )
     return CheckResult("microphone", title, PASS, f"Nghe thấy giọng nói. {shown}", data=data)
 
@@ -316,7 +348,9 @@ def check_playback(run: SelftestRun) -> CheckResult:
         )
     seconds = len(run.recording) / 2 / RATE
     return CheckResult(
-        "playback", title, PASS,
+        "playback",
+        title,
+        PASS,
         f"Đã phát lại {seconds:.0f} giây vừa ghi. Nếu nghe rè hoặc không rõ, kiểm tra micrô "
         "và loa.",
     )
@@ -334,7 +368,10 @@ def check_recognizer(run: SelftestRun) -> CheckResult:
         recognizer = load_recognizer(run.config.asr, _recogniser_phrases(run.config))
     except AsrError as exc:
         return CheckResult(
-            "recognizer", title, FAIL, f"Bộ nhận dạng không khởi động được ({exc}).",
+            "recognizer",
+            title,
+            FAIL,
+            f"Bộ nhận dạng không khởi động được ({exc}).",
             f"Cài lại phần mềm hoặc mô hình nhận dạng: {CALL_TECHNICIAN}.",
         )
     run.tell(f"Sau tiếng bíp, hãy nói rõ: «{phrase}».")
@@ -357,12 +394,19 @@ def check_recognizer(run: SelftestRun) -> CheckResult:
     data = {"phrase": phrase, "heard": heard, "score": score, "engine": recognizer.name}
     if not heard:
         return CheckResult(
-            "recognizer", title, FAIL, "Không nhận ra tiếng nào.",
-            "Nói to, rõ, gần micrô hơn rồi chạy lại.", data,
+            "recognizer",
+            title,
+            FAIL,
+            "Không nhận ra tiếng nào.",
+            "Nói to, rõ, gần micrô hơn rồi chạy lại.",
+            data,
         )
     if score < PHRASE_MATCH:
         return CheckResult(
-            "recognizer", title, FAIL, f"Nghe được «{heard}», khác với «{phrase}».",
+            "recognizer",
+            title,
+            FAIL,
+            f"Nghe được «{heard}», khác với «{phrase}».",
             f"Nói chậm, rõ từng tiếng rồi chạy lại; nếu lần nào cũng sai, {CALL_TECHNICIAN}.",
             data,
         )
@@ -382,7 +426,9 @@ def check_broker(run: SelftestRun) -> CheckResult:
     fleet, title = run.config.fleet, "Kết nối máy chủ"
     if not fleet.broker_host:
         return CheckResult(
-            "broker", title, SKIP,
+            "broker",
+            title,
+            SKIP,
             "Không cấu hình máy chủ (fleet.broker_host trống): máy chạy riêng, không gửi báo cáo.",
         )
     where = f"{fleet.broker_host}:{fleet.broker_port}"
@@ -412,22 +458,33 @@ def check_broker(run: SelftestRun) -> CheckResult:
             )
     except (OSError, ValueError) as exc:
         return CheckResult(
-            "broker", title, FAIL, f"Không đọc được tệp chứng chỉ bảo mật của máy ({exc}).",
-            f"Tệp chứng chỉ bị thiếu hoặc hỏng: {CALL_TECHNICIAN} để đăng ký lại máy.", data,
+            "broker",
+            title,
+            FAIL,
+            f"Không đọc được tệp chứng chỉ bảo mật của máy ({exc}).",
+            f"Tệp chứng chỉ bị thiếu hoặc hỏng: {CALL_TECHNICIAN} để đăng ký lại máy.",
+            data,
         )
     try:
         client.connect(fleet.broker_host, fleet.broker_port, keepalive=30)
     except ssl.SSLError as exc:
         return CheckResult(
-            "broker", title, FAIL, f"Lỗi chứng chỉ bảo mật khi kết nối {where} ({exc}).",
+            "broker",
+            title,
+            FAIL,
+            f"Lỗi chứng chỉ bảo mật khi kết nối {where} ({exc}).",
             "Kiểm tra ngày giờ của máy (chứng chỉ cần giờ đúng); nếu giờ đúng, "
             f"{CALL_TECHNICIAN} để đăng ký lại máy.",
             data,
         )
     except socket.gaierror as exc:
         return CheckResult(
-            "broker", title, FAIL, f"Không tìm thấy máy chủ {fleet.broker_host} ({exc}).",
-            network, data,
+            "broker",
+            title,
+            FAIL,
+            f"Không tìm thấy máy chủ {fleet.broker_host} ({exc}).",
+            network,
+            data,
         )
     except (OSError, ValueError) as exc:
         return CheckResult(
@@ -442,13 +499,20 @@ def check_broker(run: SelftestRun) -> CheckResult:
     code = answers.get("connack")
     if code is None:
         return CheckResult(
-            "broker", title, FAIL, f"Máy chủ {where} không trả lời.",
-            f"Có thể sai cổng hoặc sai cài đặt bảo mật (TLS); {network}", data,
+            "broker",
+            title,
+            FAIL,
+            f"Máy chủ {where} không trả lời.",
+            f"Có thể sai cổng hoặc sai cài đặt bảo mật (TLS); {network}",
+            data,
         )
     data["reason_code"] = code.value
     if code.is_failure:
         return CheckResult(
-            "broker", title, FAIL, f"Máy chủ {where} từ chối tài khoản của máy ({code}).",
+            "broker",
+            title,
+            FAIL,
+            f"Máy chủ {where} từ chối tài khoản của máy ({code}).",
             f"Tài khoản có thể sai mật khẩu hoặc đã bị thu hồi: {CALL_TECHNICIAN} để đăng ký "
             "lại máy.",
             data,
@@ -517,8 +581,7 @@ def spoken_summary(results: list[CheckResult]) -> str:
     if not failed:
         return "Tự kiểm tra xong. Tất cả các mục đều đạt."
     return (
-        f"Tự kiểm tra xong. Có mục không đạt: {', '.join(failed)}. "
-        "Xin xem hướng dẫn trên màn hình."
+        f"Tự kiểm tra xong. Có mục không đạt: {', '.join(failed)}. Xin xem hướng dẫn trên màn hình."
     )
 
 
@@ -639,7 +702,10 @@ def _guarded(check: Callable[[SelftestRun], CheckResult], run: SelftestRun) -> C
         log.exception("self-test check %s crashed", check.__name__)
         key = check.__name__.removeprefix("check_")
         return CheckResult(
-            key, key, FAIL, f"Lỗi không mong đợi: {type(exc).__name__}: {exc}.",
+            key,
+            key,
+            FAIL,
+            f"Lỗi không mong đợi: {type(exc).__name__}: {exc}.",
             f"Chụp lại màn hình này và {CALL_TECHNICIAN}.",
         )
 
