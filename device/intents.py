@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from hoixa.vietnamese import (
     fold,
-    has_diacritics,
     initial_key,
     normalize,
     sound_key,
     split_run_together,
     strip_fillers,
+    toned_sound_key,
+    tones_reliable,
 )
 
 # Ways of asking for one part of a procedure, by answer section (contract ANSWER_SECTIONS).
@@ -458,6 +459,19 @@ EMERGENCY_PHRASES["fire"] += (
     "cháy ruộng",
     "cháy rẫy",
     "cháy đồi",
+    "ngùn ngụt",
+    "cháy ngùn ngụt",
+    "bốc lửa",
+    "lửa bốc cao",
+    "khói bốc",
+    "khói đầy nhà",
+    "ngạt khói",
+    "ga bị xì",
+    "bị xì ga",
+    "ga xì",
+    "xì ga ra",
+    "mùi ga nồng",
+    "nồng mùi ga",
 )
 EMERGENCY_PHRASES["medical"] += (
     "đang sinh",
@@ -570,6 +584,24 @@ EMERGENCY_PHRASES["medical"] += (
     "bị đụng",
     "xe đụng",
     "xe húc",
+    "lả người",
+    "ngã gục",
+    "gục xuống",
+    "gục ngã",
+    "ngã quỵ",
+    "quỵ xuống",
+    "không nói được nữa",
+    "nói không được nữa",
+    "cấm khẩu",
+    "đau bụng dữ dội",
+    "đau bụng quằn quại",
+    "nôn ói liên tục",
+    "ói mửa liên tục",
+    "ngộ độc nấm",
+    "ngạt thở",
+    "ngạt khí",
+    "hít phải khí",
+    "bị ngạt",
 )
 EMERGENCY_PHRASES["police"] += (
     "đang trộm",
@@ -622,6 +654,12 @@ EMERGENCY_PHRASES["police"] += (
     "phá nhà",
     "ném đá",
     "dọa chém",
+    "rượt chém",
+    "rượt đánh",
+    "vác dao",
+    "đánh bằng gậy",
+    "cầm gậy đánh",
+    "cầm dao đuổi",
 )
 EMERGENCY_PHRASES["rescue"] += (
     "cứu tui",
@@ -695,6 +733,23 @@ EMERGENCY_PHRASES["rescue"] += (
     "trụ điện ngã",
     "dây điện đứt",
     "điện rớt",
+    "chôn vùi",
+    "đất vùi",
+    "có người bên trong",
+    "còn người bên trong",
+    "trong nhà còn người",
+    "người còn kẹt",
+    "ngập đến cổ",
+    "ngập tới cổ",
+    "đò lật",
+    "thuyền lật",
+    "ghe lật",
+    "xuồng lật",
+    "lật giữa sông",
+    "chìm giữa sông",
+    "kêu cứu",
+    "làng nước ơi",
+    "ối làng nước",
 )
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
@@ -733,6 +788,8 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "đâm xe",
         "tai nạn",
         "bị thương",
+        "gục",
+        "ngạt",
     ),
     "police": (
         "cướp",
@@ -801,6 +858,13 @@ NOW_CUES = (
     "nguy rồi",
     "sắp",
     "không kịp",
+    "kêu cứu",
+    "làng nước ơi",
+    "bà con ơi",
+    "mau",
+    "lẹ",
+    "còn người",
+    "có người bên trong",
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
 PAST_CUES = (
@@ -832,7 +896,8 @@ PAST_CUES = (
 )
 # Cues strong enough to outweigh a past time word ("từ hôm qua, giờ đang khó thở").
 _UNTONED_NOW = frozenset({"dang", "vua", "cuu"})
-_CRY_SYLLABLES = frozenset({"cuu", "giup", "ai"})  # "cứu với", "giúp tôi với", "ai cứu"
+# "cứu với", "giúp tôi với", "ai cứu", "kêu cứu", "làng nước ơi", "ối làng nước"
+_CRY_SYLLABLES = frozenset({"cuu", "giup", "ai", "keu", "lang", "oi"})
 _URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
 
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
@@ -1074,6 +1139,8 @@ def compile_phrases(
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
 _SECTION = compile_phrases(SECTION_NAMES)
 _EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key)
+# The same two-syllable phrases with a misheard final or initial but the tones right ("sạc lở").
+_EMERGENCY_TONED = compile_phrases(EMERGENCY_PHRASES, by_sound=False, pair_key=toned_sound_key)
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False)
@@ -1097,7 +1164,7 @@ class Utterance:
     def of(cls, text: str, *, keep_fillers: bool = False) -> Utterance:
         normal = normalize(text)
         toned = tuple((normal if keep_fillers else strip_fillers(normal)).split())
-        return cls(toned, tuple(fold(" ".join(toned)).split()), has_diacritics(text))
+        return cls(toned, tuple(fold(" ".join(toned)).split()), tones_reliable(text))
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -1206,6 +1273,8 @@ def detect_emergency(utt: Utterance) -> str | None:
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
     readings = (utt,) if split is utt else (utt, split)  # nothing split: one reading
     heard, hits = utt, find_phrases(utt, _EMERGENCY)
+    if not hits and utt.has_tones:
+        hits = find_phrases(utt, _EMERGENCY_TONED)
     if not hits and split is not utt:
         # A split word is one mistake already: its halves must then be heard right.
         heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False)

@@ -123,6 +123,24 @@ def has_diacritics(text: str) -> bool:
     )
 
 
+# Written Vietnamese marks most syllables (two in five at the very least in the question
+# sets); a text with fewer marked ones was written without tones and got a stray mark.
+TONED_SHARE_MIN = 0.25
+
+
+def tones_reliable(text: str) -> bool:
+    """Whether the text was written with tone marks, so that they can be trusted.
+
+    A recogniser or keyboard without tones may still leave one stray mark ("do cho mạy dua
+    hoc sinh"); judging by that one mark would make every other syllable look wrongly toned.
+    """
+    syllables = words(text)
+    if not syllables:
+        return False
+    marked = sum(1 for s in syllables if has_diacritics(s))
+    return marked >= 1 and marked / len(syllables) >= TONED_SHARE_MIN
+
+
 # Initial consonants that recognisers and regional accents confuse, mapped to one class.
 # Longest first so "ngh" wins over "ng" and "tr" over "t".
 _INITIAL_CLASSES = [
@@ -199,6 +217,13 @@ def sound_key(syllable: str) -> str:
             break
     s = s.replace("y", "i")
     return initial + s + final
+
+
+@lru_cache(maxsize=65536)
+def toned_sound_key(syllable: str) -> str:
+    """sound_key plus the tone: "sạc lở" = "sạt lở" (a final misheard), but "vắng cần" is
+    not "rắn cắn" (another tone). For short phrases heard with trustworthy tones."""
+    return sound_key(syllable) + "/" + (split_tone(canonical_syllable(syllable))[1] or "")
 
 
 # A Vietnamese syllable without diacritics: an initial consonant, one to three vowels, and

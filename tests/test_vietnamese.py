@@ -14,6 +14,8 @@ from hoixa.vietnamese import (
     split_tone,
     spoken_numbers_to_digits,
     strip_fillers,
+    toned_sound_key,
+    tones_reliable,
 )
 
 
@@ -129,3 +131,24 @@ def test_initial_key_merges_initials_but_not_finals():
     assert initial_key("tráy") == initial_key("cháy")
     assert initial_key("dật") == initial_key("giật")
     assert initial_key("vắng") != initial_key("rắn")  # ng/n finals stay apart
+
+
+@pytest.mark.parametrize(
+    ("text", "reliable"),
+    [
+        ("khai sinh ở đâu", True),
+        ("con tôi mới sinh muốn làm giấy khai sinh", True),
+        ("lam giay khai sinh", False),
+        ("do cho mạy dua hoc sinh bi lat giua song", False),  # one stray mark
+        ("", False),
+    ],
+)
+def test_tones_are_trusted_only_when_most_syllables_carry_them(text, reliable):
+    assert tones_reliable(text) is reliable
+
+
+def test_toned_sound_key_forgives_consonants_but_not_tones():
+    assert toned_sound_key("sạc") == toned_sound_key("sạt")
+    assert toned_sound_key("tráy") == toned_sound_key("cháy")
+    assert toned_sound_key("cắn") != toned_sound_key("cần")
+    assert toned_sound_key("la") != toned_sound_key("lả")
