@@ -19,6 +19,7 @@ import jsonschema
 
 Catalogue = dict[str, Any]
 Procedure = dict[str, Any]
+Referral = dict[str, Any]  # a matter the catalogue does not explain, and where to ask
 
 SCHEMA_VERSION = 1
 ANSWER_SECTIONS = (
@@ -71,14 +72,16 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def _describe_path(doc: Any, path: list[str | int]) -> str:
-    """Turn a JSON path into words: procedure code and name first, then the field."""
-    if len(path) >= 2 and path[0] == "procedures" and isinstance(path[1], int):
+    """Turn a JSON path into words: procedure (or referral) code and name, then the field."""
+    sections = {"procedures": ("procedure", "code"), "referrals": ("referral", "id")}
+    if len(path) >= 2 and path[0] in sections and isinstance(path[1], int):
         index = path[1]
-        procs = doc.get("procedures") if isinstance(doc, dict) else None
-        label = f"procedure #{index + 1}"
+        what, key = sections[str(path[0])]
+        procs = doc.get(path[0]) if isinstance(doc, dict) else None
+        label = f"{what} #{index + 1}"
         if isinstance(procs, list) and index < len(procs) and isinstance(procs[index], dict):
             proc = procs[index]
-            code, name = proc.get("code"), proc.get("name")
+            code, name = proc.get(key), proc.get("name")
             if code or name:
                 label += f" ({code or '?'} {name or ''})".rstrip(" )") + ")"
         rest = _join_path(path[2:])
@@ -114,16 +117,18 @@ def find_problems(doc: Any) -> list[Problem]:
         problems.append(Problem(_describe_path(doc, path), _schema_message(error)))
     if problems or not isinstance(doc, dict):
         return problems
-    seen: dict[str, int] = {}
-    for index, proc in enumerate(doc["procedures"]):
-        first = seen.setdefault(proc["code"], index)
-        if first != index:
-            problems.append(
-                Problem(
-                    _describe_path(doc, ["procedures", index, "code"]),
-                    f"duplicate code, also used by procedure #{first + 1}",
+    unique_keys = (("procedures", "code", "procedure"), ("referrals", "id", "referral"))
+    for section, key, what in unique_keys:
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(doc.get(section, [])):
+            first = seen.setdefault(entry[key], index)
+            if first != index:
+                problems.append(
+                    Problem(
+                        _describe_path(doc, [section, index, key]),
+                        f"duplicate {key}, also used by {what} #{first + 1}",
+                    )
                 )
-            )
     return problems
 
 

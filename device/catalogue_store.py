@@ -143,6 +143,7 @@ class CatalogueStore:
         try:
             db.table("meta").insert({k: doc[k] for k in META_KEYS if k in doc})
             db.table("procedures").insert_multiple(doc["procedures"])
+            db.table("referrals").insert_multiple(doc.get("referrals", []))
         finally:
             db.close()
         with open(path, "rb+") as fh:
@@ -173,11 +174,13 @@ class CatalogueStore:
         try:
             meta = db.table("meta").all()
             procedures = [dict(p) for p in db.table("procedures").all()]
+            referrals = [dict(r) for r in db.table("referrals").all()]
         finally:
             db.close()
         if len(meta) != 1:
             raise ValueError("catalogue metadata missing")
-        return {**dict(meta[0]), "procedures": procedures}
+        doc = {**dict(meta[0]), "procedures": procedures}
+        return {**doc, "referrals": referrals} if referrals else doc
 
     # -- rollback and housekeeping ---------------------------------------------------------
 

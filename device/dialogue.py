@@ -3,9 +3,10 @@
 The voice loop wraps this same engine (text in from the recogniser, text out to the speech
 synthesiser), so everything a conversation needs is decided here: the greeting, the menu of
 a procedure, asking back between close candidates, "nói lại" / "chậm lại" / "quay lại" /
-"cảm ơn" at any time, referral to the one-stop counter after two misunderstandings, the
-emergency numbers, and one satisfaction question at the end. Every turn is recorded with what
-the usage reports need (procedure, category, action, confidence, how the session ended).
+"cảm ơn" at any time, referral to the one-stop counter after two misunderstandings, where to
+ask about matters handled elsewhere (the catalogue's referrals), the emergency numbers, and
+one satisfaction question at the end. Every turn is recorded with what the usage reports
+need (procedure, category, action, confidence, how the session ended).
 """
 
 from __future__ import annotations
@@ -217,6 +218,8 @@ class Dialogue:
             return self._emergency(decision.emergency or "rescue")
         if decision.action == "answer":
             return self._select(heard, decision.procedure, decision.category, decision.confidence)
+        if decision.referral:
+            return self._referral(heard, decision.referral, decision.confidence)
         if decision.category and self.current is not None:
             # "Hết bao nhiêu tiền?" right after hearing about a procedure: that procedure.
             return self._answer_section(heard, decision.category, decision.confidence)
@@ -307,6 +310,28 @@ class Dialogue:
             return self._say(text, "ask_again")
         return self._question(heard)
 
+    def _referral(self, heard: str, referral: dict, confidence: float) -> Reply:
+        """A matter the box knows it does not explain (a passport, a divorce): where to ask.
+
+        Understood, so it does not count as a misunderstanding; the turn carries the
+        referral's id, so the usage reports show what villagers ask that is handled elsewhere.
+        """
+        self.misunderstood = 0
+        self.current = None
+        self.candidates = []
+        self.state = QUESTION
+        self.record.turns.append(
+            TurnRecord(heard, "referral", referral["id"], None, round(confidence, 3), [])
+        )
+        text = (
+            f"Tôi chưa có hướng dẫn về việc {referral['name']}. "
+            f"Việc này bác hỏi ở {referral['where']}."
+        )
+        if referral.get("note"):
+            text += " " + answers.sentence(referral["note"])
+        text += " Bác muốn hỏi việc khác thì nói tiếp, hoặc nói cảm ơn để kết thúc."
+        return self._say(text, "referral")
+
     def _not_understood(self, heard: str, category: str | None) -> Reply:
         self.misunderstood += 1
         self.record.not_understood.append(heard)
@@ -361,7 +386,8 @@ class Dialogue:
     def _finish(self, termination: str, prefix: str = "") -> Reply:
         self.record.termination = termination
         asked = any(
-            t.action in ("answer", "menu", "not_found", "clarify") for t in self.record.turns
+            t.action in ("answer", "menu", "not_found", "clarify", "referral")
+            for t in self.record.turns
         )
         if self.config.ask_satisfaction and asked:
             self.state = SATISFACTION

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from hoixa.contract.catalogue import Catalogue, Procedure, spoken_name
+from hoixa.contract.catalogue import Catalogue, Procedure, Referral, spoken_name
 from hoixa.device.intents import Utterance, category_hits, detect_emergency, remove_span
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.synonyms import official_words
@@ -56,6 +56,9 @@ MAX_EXPLAINED = 15  # … looked at for the best procedures only: it only reorde
 UNKNOWN_WORD_SHARE = 0.5  # an unknown word counts as half as much as the rarest known one
 RIVALS = 2  # runners-up whose names are checked against the best candidate
 RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by the best: ask
+# A procedure named in this share of a question about a referral's matter, by words the
+# referral does not explain: the matter is only the setting of a procedure question.
+REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
 
@@ -209,6 +212,7 @@ class Decision:
     category: str | None = None
     candidates: tuple[Candidate, ...] = ()
     emergency: str | None = None  # "fire" | "medical" | "police" | "rescue"
+    referral: Referral | None = None  # with "not_found": a known matter handled elsewhere
 
     @property
     def confidence(self) -> float:
@@ -222,6 +226,11 @@ class Decision:
             "procedure": {"code": proc["code"], "name": proc["name"]} if proc else None,
             "category": self.category,
             "emergency": self.emergency,
+            "referral": (
+                {"id": self.referral["id"], "name": self.referral["name"]}
+                if self.referral
+                else None
+            ),
             "candidates": [
                 {"code": c.code, "name": c.name, "score": round(c.score, 3)}
                 for c in self.candidates
@@ -243,6 +252,18 @@ def procedure_phrases(proc: Procedure) -> list[tuple[str, float]]:
             seen.add(key)
             unique.append((key, factor))
     return unique
+
+
+REFERRAL_PREFIX = "ref."
+
+
+def is_referral(code: str) -> bool:
+    return code.startswith(REFERRAL_PREFIX)
+
+
+def _referral_entry(referral: Referral) -> Procedure:
+    """A referral in the shape the index reads: known by its name and aliases."""
+    return {"code": referral["id"], "name": referral["name"], "aliases": referral["aliases"]}
 
 
 def age_limits_by_phrase(
@@ -287,15 +308,24 @@ class Matcher:
 
     def __init__(self, catalogue: Catalogue):
         self.procedures: list[Procedure] = list(catalogue["procedures"])
-        self._by_code = {p["code"]: i for i, p in enumerate(self.procedures)}
+        self.referrals: dict[str, Referral] = {r["id"]: r for r in catalogue.get("referrals", [])}
+        # Referrals are ranked like procedures, so that a question about a passport is
+        # recognised as such rather than matched to the nearest procedure.
+        self._entries = self.procedures + [_referral_entry(r) for r in self.referrals.values()]
+        self._by_code = {p["code"]: i for i, p in enumerate(self._entries)}
         phrases = []
         naming = []
-        for i, proc in enumerate(self.procedures):
+        said_by_procedures: set[str] = set()
+        for i, proc in enumerate(self._entries):
             names = {normalize(proc["name"]), normalize(spoken_name(proc))}
             for text, factor in procedure_phrases(proc):
+                if i >= len(self.procedures) and text in said_by_procedures:
+                    continue  # a procedure added since explains it: the referral steps aside
+                said_by_procedures.add(text)
                 phrases.append((i, text, factor))
                 naming.append(text in names)
-        self._index = PhraseIndex(phrases, len(self.procedures), naming)
+        self._index = PhraseIndex(phrases, len(self._entries), naming, len(self.procedures))
+        self._referral_phrases = sum(1 for proc, _, _ in phrases if proc >= len(self.procedures))
         self._age_limits = age_limits_by_phrase(phrases, naming)
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
@@ -465,8 +495,15 @@ class Matcher:
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.
         best: dict[int, list[float]] = {}
-        for i in _best_first(score, limit=10 * MAX_PHRASES_PER_RANK):
+        # Referral phrases are looked at besides, not instead of, the best procedure phrases:
+        # referrals must not change how procedures are ranked.
+        limit, n_procedures = 10 * MAX_PHRASES_PER_RANK, len(self.procedures)
+        for i in _best_first(score, limit=limit + self._referral_phrases):
             proc = int(scores.procs[i])
+            if proc < n_procedures:
+                if limit == 0:
+                    continue
+                limit -= 1
             if proc not in best:
                 best[proc] = [float(score[i]), float(p[i]), 0.0, float(q[i])]
             elif best[proc][2] == 0.0:
@@ -475,23 +512,45 @@ class Matcher:
             (
                 (first + SUPPORT_BONUS * second, proc, cover, first_q)
                 for proc, (first, cover, second, first_q) in best.items()
-                if among is None or self.procedures[proc]["code"] in among
+                if among is None or self._entries[proc]["code"] in among
             ),
             reverse=True,
         )
         ranked = []
-        for rank, (score_so_far, proc, cover, first_q) in enumerate(first_pass):
-            if rank < MAX_EXPLAINED:
+        explained = 0
+        for score_so_far, proc, cover, first_q in first_pass:
+            if explained < MAX_EXPLAINED:
+                explained += proc < n_procedures
                 # Words of the question that other phrases of the same procedure explain
                 # ("mất" beside "chứng minh nhân dân") tell sister procedures apart.
                 extra = max(self._index.explained(proc, query, total) - first_q, 0.0)
                 score_so_far += EXPLAINED_BONUS * extra
-            code, name = self.procedures[proc]["code"], self.procedures[proc]["name"]
+            code, name = self._entries[proc]["code"], self._entries[proc]["name"]
             ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover))
         ranked.sort(key=lambda c: -c.score)
+        if ranked and not is_referral(ranked[0].code):
+            ranked = self._without_settings(ranked, query, total)
         if len(ranked) > 1:
             ranked[0] = self._contest(ranked, query, total)
         return ranked[:10]
+
+    def _without_settings(
+        self, ranked: list[Candidate], query: list[QueryTerm], total: float
+    ) -> list[Candidate]:
+        """The ranking without referrals that are only the setting of the best procedure:
+        in "đi xuất khẩu lao động thì khai báo tạm vắng ở đâu" the procedure's name is said
+        in words the referral does not explain, so the referral must not make the box ask
+        back. Only names count here: aliases may hold words as loose as "thủ tục".
+        """
+        first = self._by_code[ranked[0].code]
+        index = self._index
+        return [
+            c
+            for c in ranked
+            if not is_referral(c.code)
+            or index.named_not_explained(first, self._by_code[c.code], query, total, 0.0)
+            < REFERRAL_SETTING_SHARE
+        ]
 
     def _contest(self, ranked: list[Candidate], query: list[QueryTerm], total: float) -> Candidate:
         """The best candidate, marked when the question also names a runner-up.
@@ -527,10 +586,16 @@ class Matcher:
         return self.decide(text, self.rank(utt), category)
 
     def decide(self, text: str, ranked: list[Candidate], category: str | None) -> Decision:
-        top = tuple(ranked[:5])
+        procedures = [c for c in ranked if not is_referral(c.code)]
+        top = tuple(procedures[:5])
         if not ranked or ranked[0].score < CLARIFY_MIN_SCORE:
             return Decision(text, "not_found", category=category, candidates=top)
         first = ranked[0]
+        referral = self.referrals.get(first.code)
+        if referral and first.contested >= REFERRAL_SETTING_SHARE:
+            # The matter is the setting ("đi xuất khẩu lao động thì có phải khai báo tạm
+            # vắng không"); the procedure also named is the question.
+            return self.decide(text, procedures, category)
         lead = first.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         clear_winner = first.score >= ANSWER_MIN_SCORE and lead >= ANSWER_MIN_LEAD
         lone_winner = (
@@ -539,18 +604,24 @@ class Matcher:
             and first.cover >= LONE_MIN_COVER
         )
         contested = first.contested >= RIVAL_NAMED_SHARE
-        if (clear_winner or lone_winner) and not contested:
+        if referral and (clear_winner or lone_winner):
+            # A matter the catalogue knows it does not explain: say where to ask. The box
+            # names the matter, so a villager who meant something else hears it.
+            return Decision(text, "not_found", None, category, top, referral=referral)
+        if (clear_winner or lone_winner) and not contested and not referral:
             return Decision(text, "answer", self.procedure(first.code), category, top)
         close = [
             c
-            for c in ranked
+            for c in procedures
             if c.score >= max(first.score - CLARIFY_WINDOW, CLARIFY_MIN_SCORE)
             or (contested and c.code in first.rivals)  # the rival is among them
         ]
+        if not close:  # only an unsure referral came close
+            return Decision(text, "not_found", category=category, candidates=top)
         return Decision(text, "clarify", None, category, tuple(close[:MAX_CLARIFY]))
 
     def procedure(self, code: str) -> Procedure:
         return self.procedures[self._by_code[code]]
 
     def has(self, code: str) -> bool:
-        return code in self._by_code
+        return code in self._by_code and not is_referral(code)

@@ -25,6 +25,10 @@ BIGRAM_FACTOR = 0.8  # a pair of syllables in order counts a little less than a 
 GENERIC_WORDS = frozenset(normalize("đăng ký làm mần cấp xin giấy").split())
 GENERIC_FACTOR = 0.5
 ALIAS_NAMING_SHARE = 0.5  # how much a rival's alias names it, next to its official name
+# A word only the uncounted entries (referrals) use weighs what a word no procedure uses
+# weighs in a question (matcher.UNKNOWN_WORD_SHARE): knowing "hộ chiếu" for a referral must
+# not make it count more against the procedures in "bản sao khai sinh để làm hộ chiếu".
+UNCOUNTED_SHARE = 0.5
 
 
 def key_terms(keys: list[str]) -> list[str]:
@@ -66,10 +70,16 @@ class PhraseIndex:
         phrases: list[tuple[int, str, float]],
         n_procedures: int,
         naming: list[bool] | None = None,
+        rarity_from: int | None = None,
     ):
         """`phrases`: (procedure index, text, strength factor) for every phrase; `naming`:
-        which of them name the procedure (official or spoken name, not an alias)."""
-        self.n_procedures = max(n_procedures, 1)
+        which of them name the procedure (official or spoken name, not an alias).
+
+        `rarity_from`: only procedures with a lower index count when weighing words by
+        rarity; the others (the catalogue's referrals) must not change how procedures are
+        told apart (words only they use weigh UNCOUNTED_SHARE of the rarest)."""
+        counted = n_procedures if rarity_from is None else rarity_from
+        self.n_procedures = max(counted, 1)
         self.syllables: dict[str, str] = {}  # folded syllable -> sound key
         parsed = []
         spelled: dict[int, set[str]] = defaultdict(set)
@@ -84,18 +94,22 @@ class PhraseIndex:
             spelled[proc].update(key_terms(folded))
             keyed[proc].update(key_terms(keys))
         self._weight_cache: dict[tuple[str, ...], float] = {}
-        self._spelled_idf = self._idf(spelled.values())
-        self._keyed_idf = self._idf(keyed.values())
+        self._spelled_idf = self._idf(spelled, counted)
+        self._keyed_idf = self._idf(keyed, counted)
         self.known_keys = frozenset(self.syllables.values())
         self.unknown_weight = math.log(1 + self.n_procedures)  # as rare as a word can be
         self._build_postings(parsed, naming or [False] * len(phrases))
 
-    def _idf(self, term_sets) -> dict[str, float]:
+    def _idf(self, term_sets: dict[int, set[str]], counted: int) -> dict[str, float]:
         df: dict[str, int] = defaultdict(int)
-        for terms in term_sets:
+        for proc, terms in term_sets.items():
             for term in terms:
-                df[term] += 1
-        return {t: math.log(1 + self.n_procedures / c) for t, c in df.items()}
+                df[term] += proc < counted
+        rarest = math.log(1 + self.n_procedures)
+        return {
+            t: math.log(1 + self.n_procedures / c) if c else rarest * UNCOUNTED_SHARE
+            for t, c in df.items()
+        }
 
     def weight(self, folded: list[str], keys: list[str]) -> float:
         """How much a syllable (or a pair) tells, from its spelling, else from its sound."""
@@ -192,13 +206,18 @@ class PhraseIndex:
         return min(matched / question_weight, 1.0)
 
     def named_not_explained(
-        self, rival: int, proc: int, query: list[QueryTerm], question_weight: float
+        self,
+        rival: int,
+        proc: int,
+        query: list[QueryTerm],
+        question_weight: float,
+        alias_share: float = ALIAS_NAMING_SHARE,
     ) -> float:
         """Share of the question that names procedure `rival` and no phrase of `proc` explains.
 
         Only words heard count (not official words added for them). The rival's names say
         which procedure is meant; its aliases ("công chứng photo") say it too, less surely,
-        as some of them only describe a situation: they count for ALIAS_NAMING_SHARE.
+        as some of them only describe a situation: they count for `alias_share`.
         """
         if question_weight <= 0:
             return 0.0
@@ -212,7 +231,7 @@ class PhraseIndex:
             if q.term in named:
                 left += q.weight * q.share
             elif q.term in aliased:
-                left += q.weight * q.share * ALIAS_NAMING_SHARE
+                left += q.weight * q.share * alias_share
         return min(left / question_weight, 1.0)
 
     def has(self, term: str) -> bool:

@@ -21,6 +21,8 @@ def phrases(catalogue: Catalogue) -> list[str]:
     out: list[str] = []
     for proc in catalogue["procedures"]:
         out += [text for text, _ in procedure_phrases(proc)]
+    for referral in catalogue.get("referrals", []):  # a passport must be heard to say where
+        out += [referral["name"], *referral["aliases"]]
     for table in (
         intents.CATEGORY_PHRASES,
         intents.SECTION_NAMES,

@@ -56,7 +56,7 @@ VIETNAM_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh: UTC+7 all year
 
 ROLES = ("central", "province", "commune")
 # Turn actions (device/dialogue.py) that are a villager's question the box tried to place.
-QUESTION_ACTIONS = ("answer", "menu", "clarify", "not_found")
+QUESTION_ACTIONS = ("answer", "menu", "clarify", "not_found", "referral")
 # Turns where the box told about a procedure: what "asked about procedure X" counts.
 ANSWER_ACTIONS = ("answer", "menu")
 NOT_UNDERSTOOD_ACTION = "not_found"

@@ -50,6 +50,21 @@ def test_duplicate_codes_are_refused():
     assert "procedure #2" in problem and "duplicate code" in problem
 
 
+REFERRAL = {"id": "ref.ho-chieu", "name": "làm hộ chiếu", "aliases": ["làm hộ chiếu"], "where": "X"}
+
+
+def test_referrals_are_optional_and_checked_like_procedures(small_catalogue):
+    small_catalogue["referrals"] = [REFERRAL, {**REFERRAL, "id": "ref.ly-hon", "aliases": []}]
+    [problem] = problems_of(small_catalogue)
+    assert "referral #2 (ref.ly-hon" in problem and "aliases" in problem
+
+
+def test_duplicate_referral_ids_are_refused(small_catalogue):
+    small_catalogue["referrals"] = [REFERRAL, dict(REFERRAL)]
+    [problem] = problems_of(small_catalogue)
+    assert "referral #2" in problem and "duplicate id" in problem
+
+
 def test_catalogue_metadata_is_checked(small_catalogue):
     small_catalogue["scope"] = "province/Hà Nội"
     small_catalogue["version"] = 0

@@ -27,6 +27,16 @@ def test_install_then_load_round_trips(tmp_path):
     assert store.load() == doc
 
 
+def test_referrals_are_stored_and_loaded_with_the_procedures(tmp_path):
+    store = CatalogueStore(tmp_path)
+    doc = catalogue_v(1)
+    doc["referrals"] = [
+        {"id": "ref.ly-hon", "name": "ly hôn", "aliases": ["ly dị"], "where": "tòa án khu vực"}
+    ]
+    store.install(doc)
+    assert store.load() == doc
+
+
 def test_older_or_equal_version_is_refused_and_current_kept(tmp_path):
     store = CatalogueStore(tmp_path)
     store.install(catalogue_v(5))

@@ -75,6 +75,7 @@ def test_vocabulary_export_contains_catalogue_and_command_words():
     assert {"khai", "sinh", "hôn", "thú", "nói", "lại", "chậm"} <= set(words)
     phrases = hoixa("catalogue", "vocabulary", "--phrases").stdout.splitlines()
     assert "làm giấy khai sinh" in phrases and "cảm ơn" in phrases
+    assert "làm hộ chiếu" in phrases  # a referral: the box must hear it to say where to go
     # emergency event words and the "now" / "past" words that decide them can be heard
     from hoixa.device import intents
 

@@ -107,6 +107,21 @@ def test_no_alias_is_shared_between_procedures(cat):
     assert clashes == []
 
 
+def test_referrals_say_where_and_never_repeat_a_procedure_phrase(cat):
+    # A referral phrase that is also a procedure's would send a villager away from a
+    # procedure the box can explain.
+    phrases = {
+        _fold(text)
+        for proc in cat["procedures"]
+        for text in [proc["name"], proc.get("spoken_name", ""), *proc.get("aliases", [])]
+    }
+    referrals = cat.get("referrals", [])
+    assert len(referrals) >= 15
+    for referral in referrals:
+        assert referral["where"].strip(), referral["id"]
+        assert not {_fold(a) for a in [referral["name"], *referral["aliases"]]} & phrases
+
+
 def test_steps_are_short_enough_to_hear_and_unnumbered(cat):
     for proc in cat["procedures"]:
         assert 3 <= len(proc["steps"]) <= 6, proc["code"]

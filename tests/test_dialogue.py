@@ -59,7 +59,17 @@ def matcher() -> Matcher:
             ["làm căn cước", "làm căn cước cho trẻ em"],
         ),
     ]
-    return Matcher(make_catalogue(procs))
+    catalogue = make_catalogue(procs)
+    catalogue["referrals"] = [
+        {
+            "id": "ref.ho-chieu",
+            "name": "làm hộ chiếu",
+            "aliases": ["cấp hộ chiếu", "xin hộ chiếu"],
+            "where": "phòng xuất nhập cảnh công an tỉnh",
+            "note": "Có thể nộp trực tuyến.",
+        }
+    ]
+    return Matcher(catalogue)
 
 
 @pytest.fixture
@@ -166,6 +176,20 @@ def test_understanding_resets_the_misunderstanding_count(talk):
     talk.handle("con trâu nhà tôi bị ốm")
     talk.handle("làm hôn thú")
     assert talk.handle("xổ số hôm nay").action == "not_found"
+
+
+def test_a_matter_handled_elsewhere_is_referred_and_the_conversation_goes_on(talk):
+    talk.handle("con trâu nhà tôi bị ốm")  # one misunderstanding first
+    reply = talk.handle("tôi muốn làm hộ chiếu thì đi đâu")
+    assert reply.action == "referral" and reply.expects == "question"
+    assert "làm hộ chiếu" in reply.text and "phòng xuất nhập cảnh công an tỉnh" in reply.text
+    assert "Có thể nộp trực tuyến." in reply.text
+    # understood: the next misunderstanding asks again instead of ending at the counter
+    assert talk.handle("xổ số hôm nay").action == "not_found"
+    assert talk.handle("làm hôn thú").action == "menu"
+    turn = next(t for t in talk.record.turns if t.action == "referral")
+    assert turn.procedure == "ref.ho-chieu"
+    assert talk.handle("cảm ơn").action == "satisfaction"
 
 
 def test_silence_is_not_understood_politely(talk):

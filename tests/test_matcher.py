@@ -162,6 +162,23 @@ def test_a_missing_verb_of_asking_does_not_favour_the_special_case(shipped):
     assert shipped.match("làm khai tử xong thì được cấp giấy gì").candidates[0].code == "1.000656"
 
 
+@pytest.mark.parametrize(
+    ("toneless", "one_mark"),
+    [
+        ("dang ky tam tru cho nguoi thue tro o dau", "dang ky tam tru cho nguoi thuê tro o dau"),
+        ("xin cap lai can cuoc bi mat", "xin cap lai căn cuoc bi mat"),
+    ],
+)
+def test_one_stray_tone_mark_does_not_make_a_toneless_question_look_misheard(
+    shipped, toneless, one_mark
+):
+    # A recogniser or keyboard without tones may leave one mark ("thuê"); the other
+    # syllables are then no more wrongly toned than in the question without it.
+    plain, marked = shipped.match(toneless), shipped.match(one_mark)
+    assert plain.action == marked.action == "answer"
+    assert plain.procedure["code"] == marked.procedure["code"]
+
+
 def test_numbers_said_in_words_match_digits():
     matcher = Matcher(
         make_catalogue(
@@ -288,3 +305,58 @@ def test_every_rival_named_enough_is_offered(shipped):
     decision = shipped.match("tôi đổi tên rồi thì thẻ căn cước có phải làm lại không")
     assert decision.action == "clarify"
     assert {"1.004859", "1.014063", "1.014064"} == {c.code for c in decision.candidates}
+
+
+# -- referrals: matters the catalogue knows it does not explain ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "referral"),
+    [
+        ("thẻ bảo hiểm y tế của tôi bị mất rồi xin lại ở đâu", "ref.the-bao-hiem-y-te"),
+        ("muốn làm hộ chiếu đi thăm con ở đài loan", "ref.ho-chieu"),
+        ("vợ chồng tôi muốn ly hôn thì nộp đơn ở đâu", "ref.ly-hon"),
+        ("xin giấy phép xây dựng nhà hai tầng", "ref.giay-phep-xay-dung"),
+    ],
+)
+def test_a_matter_handled_elsewhere_is_referred_not_matched(shipped, question, referral):
+    decision = shipped.match(question)
+    assert decision.action == "not_found"
+    assert decision.referral["id"] == referral
+    assert decision.to_json()["referral"]["id"] == referral
+    assert all(not c.code.startswith("ref.") for c in decision.candidates)
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # the referral's matter is only the setting of a procedure that is named
+        ("con tôi sắp đi xuất khẩu lao động bên hàn thì ra xã khai báo tạm vắng", "1.003677"),
+        ("photo hộ chiếu rồi ra xã chứng thực bản sao có được không", "2.000815"),
+    ],
+)
+def test_a_referral_that_is_only_the_setting_does_not_hide_the_procedure(shipped, question, code):
+    decision = shipped.match(question)
+    assert decision.referral is None
+    assert decision.action == "answer" and decision.procedure["code"] == code
+
+
+def test_referrals_do_not_change_how_procedures_are_ranked():
+    with_referrals = load_default()
+    without = {k: v for k, v in with_referrals.items() if k != "referrals"}
+    plain, referring = Matcher(without), Matcher(with_referrals)
+    for question in ("cấp đổi thẻ căn cước", "làm giấy khai tử cho mẹ", "đăng ký tạm trú"):
+        utt = Utterance.of(question)
+        procedures = [c for c in referring.rank(utt) if not c.code.startswith("ref.")]
+        assert [(c.code, round(c.score, 6)) for c in procedures] == [
+            (c.code, round(c.score, 6)) for c in plain.rank(utt)
+        ]
+
+
+def test_a_procedure_added_later_wins_over_a_referral_saying_the_same():
+    doc = load_default()
+    adoption = make_procedure("1.003005", "Đăng ký việc nuôi con nuôi trong nước", ["xin con nuôi"])
+    doc["procedures"] = [*doc["procedures"], adoption]
+    decision = Matcher(doc).match("xin con nuôi")
+    assert decision.referral is None
+    assert decision.action == "answer" and decision.procedure["code"] == "1.003005"

@@ -85,11 +85,15 @@ class Bench:
 
 
 def overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `top`'s procedures replacing same-code ones and added otherwise."""
+    """`base` with `top`'s procedures replacing same-code ones and added otherwise, and
+    `top`'s referrals (a province importing the portal keeps the default's referrals)."""
     doc = copy.copy(base)
     by_code = {p["code"]: p for p in top["procedures"]}
     procedures = [by_code.pop(p["code"], p) for p in base["procedures"]]
     doc["procedures"] = procedures + list(by_code.values())
+    referrals = {r["id"]: r for r in [*base.get("referrals", []), *top.get("referrals", [])]}
+    if referrals:
+        doc["referrals"] = list(referrals.values())
     return doc
 
 

@@ -260,7 +260,8 @@ def _procedure(rng: random.Random, code: str, name: str, field: str, aliases: li
 
 
 def generate(n: int, seed: int, base: dict[str, Any]) -> dict[str, Any]:
-    """A catalogue of `n` procedures: all of `base`'s plus synthetic ones, the same per seed."""
+    """A catalogue of `n` procedures: all of `base`'s plus synthetic ones, the same per seed
+    (and `base`'s referrals)."""
     base_procedures = base.get("procedures", [])
     if n < len(base_procedures):
         raise ValueError(f"n={n} is smaller than the base catalogue ({len(base_procedures)})")
@@ -290,4 +291,5 @@ def generate(n: int, seed: int, base: dict[str, Any]) -> dict[str, Any]:
         "title": f"Danh mục thử nghiệm {n} thủ tục (sinh tự động, seed {seed})",
         "source": "bench/understanding/synth_catalogue.py: base catalogue plus made-up procedures",
         "procedures": procedures,
+        **({"referrals": copy.deepcopy(base["referrals"])} if base.get("referrals") else {}),
     }
