@@ -662,6 +662,7 @@ def test_a_correct_csv_catalogue_becomes_the_next_draft(app, database):
         content = session.get(db.CatalogueVersion, ("province/79", 2)).content
     engine.dispose()
     cat.validate(content)
+    assert "referrals" not in content  # none before, none now
     birth = content["procedures"][0]
     assert birth["steps"] == ["Nộp hồ sơ.", "Nhận kết quả."]
     assert birth["fees"] == [
@@ -671,3 +672,24 @@ def test_a_correct_csv_catalogue_becomes_the_next_draft(app, database):
     assert birth["submission"] == [{"mode": "in_person"}, {"mode": "online"}]
     assert birth["legal_basis"] == [{"code": "60/2014/QH13", "title": "Luật Hộ tịch"}]
     assert birth["processing_time"] == {"text": "Trong ngày", "working_days": 0}
+
+
+def test_a_spreadsheet_import_keeps_the_referrals_of_the_catalogue_it_replaces(app, database):
+    client = login(app, "trung")
+    doc = base_catalogue()
+    doc["referrals"] = [
+        {"id": "ref.ho-chieu", "name": "làm hộ chiếu", "aliases": ["làm hộ chiếu"], "where": "X"}
+    ]
+    assert upload(client, json.dumps(doc, ensure_ascii=False).encode()).status_code == 303
+    out = io.StringIO()
+    csv.writer(out).writerows([TABLE_HEADER, table_row(BIRTH, "Đăng ký khai sinh")])
+    response = upload(client, out.getvalue().encode("utf-8-sig"), "danh-muc.csv")
+    assert response.headers["location"] == "/catalogue/3?scope=all"
+    engine = engine_of(database)
+    with db.session_scope(engine) as session:
+        content = session.get(db.CatalogueVersion, ("all", 3)).content
+    engine.dispose()
+    assert [p["code"] for p in content["procedures"]] == [BIRTH]
+    assert content["referrals"] == doc["referrals"]
+    page = client.get("/catalogue/3", params={"scope": "all"}).text
+    assert "Việc hỏi ở nơi khác" in page and "làm hộ chiếu" in page

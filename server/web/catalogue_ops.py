@@ -39,6 +39,19 @@ def latest_for(session: Session, scopes: list[str]) -> CatalogueVersion | None:
     )
 
 
+def keep_referrals(session: Session, doc: dict[str, Any], scope: str) -> None:
+    """Give `doc` the referrals of the newest version for `scope` (or for all).
+
+    A spreadsheet lists procedures only; importing one must not drop the matters the
+    boxes send elsewhere (a passport, a divorce), or villagers would hear the nearest
+    procedure instead.
+    """
+    latest = latest_for(session, [scope, "all"])
+    referrals = latest.content.get("referrals") if latest else None
+    if referrals:
+        doc["referrals"] = copy.deepcopy(referrals)
+
+
 def _issued_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

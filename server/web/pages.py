@@ -311,6 +311,7 @@ def catalogue_version(request: Request, version: int, user: CurrentViewer, scope
         user,
         info=info,
         procedures=procs,
+        referrals=row.content.get("referrals", []),
         query=query,
         acks=acks,
         counts=counts,
@@ -412,6 +413,8 @@ async def catalogue_import(request: Request, user: CurrentEditor):
         )
     scope = doc["scope"] if user.role == "central" else user.own_scope()
     with session_scope(_engine(request)) as session:
+        if "referrals" not in doc:  # a spreadsheet holds procedures only
+            catalogue_ops.keep_referrals(session, doc, scope)
         row = catalogue_ops.new_version_from(session, doc, scope, created_by=user.username)
         target = f"/catalogue/{row.version}?scope={row.scope}"
     return RedirectResponse(target, status_code=303)
