@@ -16,6 +16,7 @@ from hoixa.vietnamese import (
     normalize,
     sound_key,
     split_run_together,
+    standard_negation,
     strip_fillers,
     toned_sound_key,
     tones_reliable,
@@ -804,6 +805,7 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "đuổi",
         "dọa",
         "giết",
+        "không thấy đâu",
     ),
     "rescue": (
         "lũ",
@@ -817,6 +819,14 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "lật",
     ),
 }
+# Words that mean danger together, the second soon after the first: gas, then a leak ("bình
+# ga nhà tôi bị xì", "khí ga rò rỉ trong bếp"). Either alone is ordinary ("ga tàu", "xe bị
+# xì lốp"); the other order is in the phrases ("rò rỉ ga", "xì ga").
+EMERGENCY_PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fire": (("ga", "gas", "khí ga", "khí đốt"), ("xì", "rò", "rỉ", "rò rỉ", "bị xì")),
+}
+PAIR_WINDOW = 5  # syllables between the two words, at most
+
 NOW_CUES = (
     "đang",
     "vừa",
@@ -961,6 +971,8 @@ _PROCEDURE_CONTEXT = (
     "kinh nghiệm",
     "lớp học",
     "tuyên bố",
+    "độc thân",
+    "tình trạng hôn nhân",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -1143,6 +1155,13 @@ _EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key)
 _EMERGENCY_TONED = compile_phrases(EMERGENCY_PHRASES, by_sound=False, pair_key=toned_sound_key)
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
+_PAIRS = {
+    kind: (
+        compile_phrases({kind: first}, by_sound=False),
+        compile_phrases({kind: second}, by_sound=False),
+    )
+    for kind, (first, second) in EMERGENCY_PAIRS.items()
+}
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
@@ -1163,8 +1182,10 @@ class Utterance:
     @classmethod
     def of(cls, text: str, *, keep_fillers: bool = False) -> Utterance:
         normal = normalize(text)
-        toned = tuple((normal if keep_fillers else strip_fillers(normal)).split())
-        return cls(toned, tuple(fold(" ".join(toned)).split()), tones_reliable(text))
+        said = (normal if keep_fillers else strip_fillers(normal)).split()
+        toned_marks = tones_reliable(text)
+        toned = tuple(standard_negation(said) if toned_marks else said)
+        return cls(toned, tuple(fold(" ".join(toned)).split()), toned_marks)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -1281,6 +1302,8 @@ def detect_emergency(utt: Utterance) -> str | None:
     if not hits and any(_now(r) for r in readings):
         heard, hits = split, find_phrases(split, _EVENTS)
     if not hits:
+        heard, hits = split, _paired(split)
+    if not hits:
         return None
     if any(_has(r, _CONTEXT) for r in readings):
         return None
@@ -1289,6 +1312,15 @@ def detect_emergency(utt: Utterance) -> str | None:
     # "cứu tui với, nhà bị cháy": the event says which number to call better than the cry.
     specific = [h for h in hits if heard.folded[h.start] not in _CRY_SYLLABLES]
     return (specific or hits)[0].key
+
+
+def _paired(utt: Utterance) -> list[PhraseHit]:
+    """Hits of EMERGENCY_PAIRS: the second word at most PAIR_WINDOW syllables after the first."""
+    out = []
+    for first, second in _PAIRS.values():
+        for a in find_phrases(utt, first):
+            out += [a for b in find_phrases(utt, second) if 0 <= b.start - a.end <= PAIR_WINDOW][:1]
+    return out
 
 
 def _now(utt: Utterance) -> bool:

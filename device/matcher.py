@@ -29,6 +29,7 @@ from hoixa.device.intents import Utterance, category_hits, detect_emergency, rem
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.synonyms import official_words
 from hoixa.vietnamese import (
+    fold,
     fold_syllable,
     normalize,
     number_word_value,
@@ -61,6 +62,7 @@ RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by 
 REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
+FIRST_TIME_CONFLICT_FACTOR = 0.6  # a "lần đầu" procedure when the question says "cấp lại"
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -254,6 +256,22 @@ def procedure_phrases(proc: Procedure) -> list[tuple[str, float]]:
     return unique
 
 
+# A procedure for the first time, and words that say it is not the first time.
+FIRST_TIME = "lan dau"
+AGAIN_PHRASES = ("cap lai", "lam lai", "xin lai", "bi mat", "lam mat", "danh mat", "mat roi")
+
+
+def is_first_time(proc: Procedure) -> bool:
+    """Whether the procedure's name says it is for the first time ("… lần đầu")."""
+    return any(FIRST_TIME in fold(text) for text in (proc["name"], spoken_name(proc)))
+
+
+def says_again(utt: Utterance) -> bool:
+    """Whether the question says the thing was had before: re-issued, redone, lost."""
+    folded = f" {' '.join(utt.folded)} "
+    return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
+
+
 REFERRAL_PREFIX = "ref."
 
 
@@ -327,6 +345,9 @@ class Matcher:
         self._index = PhraseIndex(phrases, len(self._entries), naming, len(self.procedures))
         self._referral_phrases = sum(1 for proc, _, _ in phrases if proc >= len(self.procedures))
         self._age_limits = age_limits_by_phrase(phrases, naming)
+        self._first_time = np.asarray(
+            [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
+        )
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -491,6 +512,10 @@ class Matcher:
             # five) is not what was asked, however many of its other words were said.
             conflict = np.isin(scores.ids, self._age_conflicts(ages))
             score = np.where(conflict, score * AGE_CONFLICT_FACTOR, score)
+        if self._first_time.size and says_again(utt):
+            # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
+            conflict = np.isin(scores.procs, self._first_time)
+            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.
@@ -608,7 +633,7 @@ class Matcher:
             # A matter the catalogue knows it does not explain: say where to ask. The box
             # names the matter, so a villager who meant something else hears it.
             return Decision(text, "not_found", None, category, top, referral=referral)
-        if (clear_winner or lone_winner) and not contested and not referral:
+        if (clear_winner or lone_winner) and not contested:
             return Decision(text, "answer", self.procedure(first.code), category, top)
         close = [
             c

@@ -322,6 +322,16 @@ def strip_fillers(normal_text: str) -> str:
     return " ".join(w for w in text.split() if w not in FILLER_WORDS)
 
 
+# Southern "không" (hổng thấy, hông còn sổ): phrases are written with "không". Only with tone
+# marks: without them "hong" may as well be "hỏng" (broken) or "hồng" (sổ hồng).
+REGIONAL_KHONG = frozenset({"hổng", "hông"})
+
+
+def standard_negation(toned: list[str]) -> list[str]:
+    """Canonical syllables with the Southern "hổng"/"hông" written as "không"."""
+    return ["không" if s in REGIONAL_KHONG else s for s in toned]
+
+
 # Numbers as people say them ("mười bốn tuổi", "sáu mươi") and as catalogues write them ("14").
 _UNITS = {
     "một": 1, "mốt": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5, "lăm": 5,

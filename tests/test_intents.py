@@ -224,6 +224,10 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("lửa ngùn ngụt trong nhà còn người", "fire"),
         ("ba tui gục xuống bàn nói không được nữa", "medical"),
         ("mấy đứa nó vác dao rượt chém ngoài xóm", "police"),
+        ("thằng út nhà tui đi chơi từ trưa tới giờ kiếm hoài hổng thấy", "police"),  # hổng
+        ("con bé nhà tôi đi chăn bò không thấy đâu cả xóm đang đi tìm", "police"),
+        ("bình ga nhà bà bị xì nồng nặc cả gian bếp", "fire"),  # gas, then a leak
+        ("khí ga rò rỉ ngoài hiên", "fire"),
         # A past time word does not cancel an urgent cue.
         ("con bị rắn cắn từ hôm qua giờ đang khó thở", "medical"),
     ],
@@ -258,6 +262,9 @@ def test_emergencies_as_people_shout_them(text, kind):
         "chay xe ra xa mat bao lau",
         "thủ tục là đi đâu làm trước",  # "là đi" is not "lả đi"
         "giờ đang vui lắm mới cưới vợ xong",
+        "xe tôi bị xì lốp ở gần ga",  # a leak, then "ga": a railway station
+        "giấy khai sinh của con cả nhà đang tìm mà không thấy đâu",
+        "con gái tôi sắp cưới cần bản độc thân",  # "sắp" and "độc", not poison
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

@@ -360,3 +360,11 @@ def test_a_procedure_added_later_wins_over_a_referral_saying_the_same():
     decision = Matcher(doc).match("xin con nuôi")
     assert decision.referral is None
     assert decision.action == "answer" and decision.procedure["code"] == "1.003005"
+
+
+def test_a_lost_or_reissued_thing_is_not_the_first_time_procedure(shipped):
+    # 1.013978 is "cấp sổ đỏ lần đầu": a lost sổ đỏ is another procedure.
+    lost = shipped.match("mảnh đất nhà tôi mất sổ đỏ rồi muốn làm lại")
+    assert not (lost.action == "answer" and lost.procedure["code"] == "1.013978")
+    first = shipped.match("đất ông bà để lại chưa có sổ đỏ giờ đi làm sổ")
+    assert first.action == "answer" and first.procedure["code"] == "1.013978"

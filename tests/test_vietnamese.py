@@ -13,6 +13,7 @@ from hoixa.vietnamese import (
     split_run_together,
     split_tone,
     spoken_numbers_to_digits,
+    standard_negation,
     strip_fillers,
     toned_sound_key,
     tones_reliable,
@@ -152,3 +153,14 @@ def test_toned_sound_key_forgives_consonants_but_not_tones():
     assert toned_sound_key("tráy") == toned_sound_key("cháy")
     assert toned_sound_key("cắn") != toned_sound_key("cần")
     assert toned_sound_key("la") != toned_sound_key("lả")
+
+
+def test_southern_negation_is_written_as_khong():
+    assert standard_negation(["kiếm", "hổng", "thấy", "hông", "có"]) == [
+        "kiếm",
+        "không",
+        "thấy",
+        "không",
+        "có",
+    ]
+    assert standard_negation(["sổ", "hồng"]) == ["sổ", "hồng"]  # another word
