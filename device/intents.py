@@ -16,7 +16,7 @@ from hoixa.vietnamese import (
     normalize,
     sound_key,
     split_run_together,
-    standard_negation,
+    standard_words,
     strip_fillers,
     toned_sound_key,
     tones_reliable,
@@ -473,6 +473,7 @@ EMERGENCY_PHRASES["fire"] += (
     "xì ga ra",
     "mùi ga nồng",
     "nồng mùi ga",
+    "nghi ngút",
 )
 EMERGENCY_PHRASES["medical"] += (
     "đang sinh",
@@ -603,6 +604,14 @@ EMERGENCY_PHRASES["medical"] += (
     "ngạt khí",
     "hít phải khí",
     "bị ngạt",
+    "không dậy được",
+    "nằm không dậy",
+    "trâu húc",
+    "bò húc",
+    "húc người",
+    "chó đang cắn",
+    "rắn đang cắn",
+    "chó cắn rồi",
 )
 EMERGENCY_PHRASES["police"] += (
     "đang trộm",
@@ -661,6 +670,13 @@ EMERGENCY_PHRASES["police"] += (
     "đánh bằng gậy",
     "cầm gậy đánh",
     "cầm dao đuổi",
+    "không thấy về",
+    "chưa thấy về",
+    "kiếm không ra",
+    "tìm không ra",
+    "kiếm khắp xóm",
+    "tìm khắp xóm",
+    "tìm khắp nơi",
 )
 EMERGENCY_PHRASES["rescue"] += (
     "cứu tui",
@@ -751,6 +767,27 @@ EMERGENCY_PHRASES["rescue"] += (
     "kêu cứu",
     "làng nước ơi",
     "ối làng nước",
+    "đá lăn",
+    "đất đá lăn",
+    "đá lở",
+    "sóng cuốn",
+    "bị sóng cuốn",
+    "sóng đánh trôi",
+    "lên tới mái",
+    "ngập tới mái nhà",
+    "bão tới rồi",
+    "bão đến rồi",
+    "đi biển chưa về",
+    "ra khơi chưa về",
+    "bể đê",
+    "đê bể",
+    "đê bao bể",
+    "vỡ đê bao",
+    "nước tràn vô",
+    "nước tràn vào nhà",
+    "núi sụt",
+    "đất sụt",
+    "sụt lún",
 )
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
@@ -789,6 +826,7 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "đâm xe",
         "tai nạn",
         "bị thương",
+        "húc",
         "gục",
         "ngạt",
     ),
@@ -817,6 +855,8 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "kẹt",
         "đè",
         "lật",
+        "nứt",
+        "sụt",
     ),
 }
 # Words that mean danger together, the second soon after the first: gas, then a leak ("bình
@@ -906,6 +946,11 @@ PAST_CUES = (
 )
 # Cues strong enough to outweigh a past time word ("từ hôm qua, giờ đang khó thở").
 _UNTONED_NOW = frozenset({"dang", "vua", "cuu"})
+# ...except where the next syllable shows the word is another: "dang ky", "dang kiem" (đăng).
+_UNTONED_NOT_NOW = {"dang": frozenset({"ky", "ki", "kiem"})}
+# Event words that, without tones, are far more often a common word: "can" is "cần" before it
+# is "cắn", "de" "để", "no" "nó", "tim" "tìm", "doc" "đọc".
+_UNTONED_NOT_EVENTS = frozenset({"can", "de", "no", "tim", "doc"})
 # "cứu với", "giúp tôi với", "ai cứu", "kêu cứu", "làng nước ơi", "ối làng nước"
 _CRY_SYLLABLES = frozenset({"cuu", "giup", "ai", "keu", "lang", "oi"})
 _URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
@@ -1184,7 +1229,7 @@ class Utterance:
         normal = normalize(text)
         said = (normal if keep_fillers else strip_fillers(normal)).split()
         toned_marks = tones_reliable(text)
-        toned = tuple(standard_negation(said) if toned_marks else said)
+        toned = tuple(standard_words(said) if toned_marks else said)
         return cls(toned, tuple(fold(" ".join(toned)).split()), toned_marks)
 
     @property
@@ -1300,7 +1345,16 @@ def detect_emergency(utt: Utterance) -> str | None:
         # A split word is one mistake already: its halves must then be heard right.
         heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False)
     if not hits and any(_now(r) for r in readings):
-        heard, hits = split, find_phrases(split, _EVENTS)
+        heard, hits = (
+            split,
+            [
+                h
+                for h in find_phrases(split, _EVENTS)
+                if split.has_tones
+                or h.end - h.start > 1
+                or split.folded[h.start] not in _UNTONED_NOT_EVENTS
+            ],
+        )
     if not hits:
         heard, hits = split, _paired(split)
     if not hits:
@@ -1325,9 +1379,16 @@ def _paired(utt: Utterance) -> list[PhraseHit]:
 
 def _now(utt: Utterance) -> bool:
     """A cue that it is happening now; without tones most single syllables are too vague
-    ("gap" is "gặp" as often as "gấp"), so only the unmistakable ones count then."""
+    ("gap" is "gặp" as often as "gấp"), so only the unmistakable ones count then, and not
+    where the next syllable shows another word ("dang ky" is "đăng ký")."""
     return any(
-        utt.has_tones or h.end - h.start > 1 or utt.folded[h.start] in _UNTONED_NOW
+        utt.has_tones
+        or h.end - h.start > 1
+        or (
+            utt.folded[h.start] in _UNTONED_NOW
+            and not set(utt.folded[h.end : h.end + 1])
+            & _UNTONED_NOT_NOW.get(utt.folded[h.start], frozenset())
+        )
         for h in find_phrases(utt, _NOW)
     )
 

@@ -62,6 +62,7 @@ RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by 
 REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
+AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" the answer must explain to stand
 FIRST_TIME_CONFLICT_FACTOR = 0.6  # a "lần đầu" procedure when the question says "cấp lại"
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
@@ -270,6 +271,25 @@ def says_again(utt: Utterance) -> bool:
     """Whether the question says the thing was had before: re-issued, redone, lost."""
     folded = f" {' '.join(utt.folded)} "
     return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
+
+
+# Words that end what was already done and start what is asked now ("… rồi thì …").
+DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xong thi")
+
+
+def clause_after_done(utt: Utterance) -> Utterance | None:
+    """The words after the last "rồi thì" (or the like), when there are enough of them."""
+    folded = utt.folded
+    ends = [
+        i + len(marker.split())
+        for marker in DONE_THEN
+        for i in range(len(folded))
+        if " ".join(folded[i : i + len(marker.split())]) == marker
+    ]
+    if not ends or len(folded) - max(ends) < 2:
+        return None
+    start = max(ends)
+    return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
 
 
 REFERRAL_PREFIX = "ref."
@@ -608,7 +628,32 @@ class Matcher:
         asked = category_hits(utt)
         category = asked[0].key if asked else None
         utt = remove_span(utt, *asked)
-        return self.decide(text, self.rank(utt), category)
+        decision = self.decide(text, self.rank(utt), category)
+        return self._after_done(decision, utt)
+
+    def _after_done(self, decision: Decision, utt: Utterance) -> Decision:
+        """Ask back when what was done first and what is asked now name two procedures.
+
+        "Tui mới sửa tên trong khai sinh rồi thì căn cước phải đổi theo không": the words
+        before "rồi thì" tell what was done (cải chính), those after it what is asked (cấp
+        đổi căn cước). If the part after names a procedure clearly and it is not the one the
+        whole question was answered with, the box offers both rather than guessing.
+        """
+        if decision.action != "answer" or decision.procedure is None:
+            return decision
+        after = clause_after_done(utt)
+        if after is None:
+            return decision
+        asked = [c for c in self.rank(after) if not is_referral(c.code)]
+        answered = decision.procedure["code"]
+        if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
+            return decision
+        query, total = self._question(after)
+        if self._index.explained(self._by_code[answered], query, total) >= AFTER_EXPLAINED:
+            return decision  # the answer covers what is asked now too ("… rồi thì đi khai sinh")
+        first = next(c for c in decision.candidates if c.code == answered)
+        offered = (asked[0], first)
+        return replace(decision, action="clarify", procedure=None, candidates=offered)
 
     def decide(self, text: str, ranked: list[Candidate], category: str | None) -> Decision:
         procedures = [c for c in ranked if not is_referral(c.code)]
@@ -617,7 +662,8 @@ class Matcher:
             return Decision(text, "not_found", category=category, candidates=top)
         first = ranked[0]
         referral = self.referrals.get(first.code)
-        if referral and first.contested >= REFERRAL_SETTING_SHARE:
+        named = first.rival is not None and not is_referral(first.rival)
+        if referral and named and first.contested >= REFERRAL_SETTING_SHARE:
             # The matter is the setting ("đi xuất khẩu lao động thì có phải khai báo tạm
             # vắng không"); the procedure also named is the question.
             return self.decide(text, procedures, category)

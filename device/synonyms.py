@@ -337,11 +337,24 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
 
 _TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misleads
 
+# Papers people ask to have copied or certified ("sao y sổ đỏ", "công chứng giấy khai sinh"):
+# after a word of copying, a paper's name is the thing copied, not a procedure to do.
+COPYING = ("chứng thực", "công chứng", "sao y", "bản sao", "photo", "thị thực")
+PAPERS = ("giấy chứng nhận quyền sử dụng đất", "căn cước", "khai sinh", "kết hôn")
+_COPYING = compile_phrases({"copy": COPYING}, by_sound=False)
+
 
 def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
     """(official phrase, start, end) for the everyday words heard at syllables start:end.
 
-    Hits may overlap: "mất chứng minh nhân dân" is both "cấp lại" and "căn cước".
+    Hits may overlap: "mất chứng minh nhân dân" is both "cấp lại" and "căn cước". A paper
+    named after a word of copying ("sao y sổ đỏ") is what is copied: no official words.
     """
     hits = find_phrases(utt, _TABLE, overlapping=True)
-    return [(hit.key, hit.start, hit.end) for hit in hits]
+    copying = find_phrases(utt, _COPYING, first_only=True)
+    copied_from = copying[0].start if copying else len(utt)
+    return [
+        (hit.key, hit.start, hit.end)
+        for hit in hits
+        if not (hit.key in PAPERS and hit.start > copied_from)
+    ]

@@ -322,14 +322,15 @@ def strip_fillers(normal_text: str) -> str:
     return " ".join(w for w in text.split() if w not in FILLER_WORDS)
 
 
-# Southern "không" (hổng thấy, hông còn sổ): phrases are written with "không". Only with tone
-# marks: without them "hong" may as well be "hỏng" (broken) or "hồng" (sổ hồng).
-REGIONAL_KHONG = frozenset({"hổng", "hông"})
+# Regional spellings of words the phrases are written with: Southern "hổng thấy" is "không
+# thấy", "dìa" is "về"; Nghệ Tĩnh "nác" is "nước". Only with tone marks: without them "hong"
+# may as well be "hỏng" (broken) or "hồng" (sổ hồng), "dia" "địa" (địa chỉ).
+REGIONAL_WORDS = {"hổng": "không", "hông": "không", "dìa": "về", "nác": "nước"}
 
 
-def standard_negation(toned: list[str]) -> list[str]:
-    """Canonical syllables with the Southern "hổng"/"hông" written as "không"."""
-    return ["không" if s in REGIONAL_KHONG else s for s in toned]
+def standard_words(toned: list[str]) -> list[str]:
+    """Canonical syllables with regional spellings written as the phrases write them."""
+    return [REGIONAL_WORDS.get(s, s) for s in toned]
 
 
 # Numbers as people say them ("mười bốn tuổi", "sáu mươi") and as catalogues write them ("14").

@@ -207,6 +207,7 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("có người lạ bắt cóc thằng cu nhà tôi", "police"),
         ("nó đang cướp đồ ngoài chợ nhanh lên", "police"),
         ("co thang dang dam nguoi ngoai cho", "police"),
+        ("cho dang can con toi ngoai ngo", "medical"),
         ("mấy thanh niên đang đuổi chém nhau ngoài đê", "police"),  # not "mai táng"
         ("đất sạt xuống vùi mất hai căn nhà", "rescue"),
         ("nước lên nhanh lắm cả nhà phải leo lên mái", "rescue"),
@@ -228,6 +229,14 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("con bé nhà tôi đi chăn bò không thấy đâu cả xóm đang đi tìm", "police"),
         ("bình ga nhà bà bị xì nồng nặc cả gian bếp", "fire"),  # gas, then a leak
         ("khí ga rò rỉ ngoài hiên", "fire"),
+        ("thằng cu đi tắm sông từ chiều chưa thấy về cả nhà đang đi tìm", "police"),
+        ("con bò nhà bên húc ông tôi nằm không dậy được", "medical"),
+        ("đá lăn từ trên núi xuống trúng mái nhà", "rescue"),
+        ("khói bốc nghi ngút sau đồi", "fire"),
+        ("nác dâng lên tới mái rồi chưa ai tới", "rescue"),  # Nghệ Tĩnh "nác" is "nước"
+        ("thằng em tắm biển bị sóng cuốn ra ngoài kia", "rescue"),
+        ("ruộng sau nhà đang nứt toác ra", "rescue"),
+        ("đê bể rồi bà con ơi", "rescue"),
         # A past time word does not cancel an urgent cue.
         ("con bị rắn cắn từ hôm qua giờ đang khó thở", "medical"),
     ],
@@ -265,6 +274,7 @@ def test_emergencies_as_people_shout_them(text, kind):
         "xe tôi bị xì lốp ở gần ga",  # a leak, then "ga": a railway station
         "giấy khai sinh của con cả nhà đang tìm mà không thấy đâu",
         "con gái tôi sắp cưới cần bản độc thân",  # "sắp" and "độc", not poison
+        "tau ca hu may can dang kiem lai thi o dau",  # "cần đăng kiểm", not "cắn" + "đang"
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

@@ -327,6 +327,13 @@ def test_a_matter_handled_elsewhere_is_referred_not_matched(shipped, question, r
     assert all(not c.code.startswith("ref.") for c in decision.candidates)
 
 
+def test_two_matters_handled_elsewhere_do_not_make_a_procedure_the_answer(shipped):
+    # "đi xuất khẩu lao động" is close to khai báo tạm vắng, but the other matter named is
+    # a referral too: the box sends the person on, it does not explain tạm vắng.
+    decision = shipped.match("làm phiếu lý lịch tư pháp để đi xuất khẩu lao động ở đâu")
+    assert decision.action == "not_found" and decision.referral is not None
+
+
 @pytest.mark.parametrize(
     ("question", "code"),
     [
@@ -368,3 +375,23 @@ def test_a_lost_or_reissued_thing_is_not_the_first_time_procedure(shipped):
     assert not (lost.action == "answer" and lost.procedure["code"] == "1.013978")
     first = shipped.match("đất ông bà để lại chưa có sổ đỏ giờ đi làm sổ")
     assert first.action == "answer" and first.procedure["code"] == "1.013978"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["đi sao y cái sổ đỏ với cái hôn thú ở xã", "chứng thực bản sao căn cước cho con đi học"],
+)
+def test_a_paper_named_after_a_word_of_copying_is_what_is_copied(shipped, question):
+    # "sổ đỏ", "hôn thú", "căn cước" name procedures too, but here they are being copied.
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == "2.000815"
+
+
+def test_what_was_done_before_and_what_is_asked_now_are_both_offered(shipped):
+    decision = shipped.match("mới sửa năm sinh trong khai sinh xong thì căn cước đổi thế nào")
+    assert decision.action == "clarify"
+    assert decision.candidates[0].code == "1.014063"  # what is asked now comes first
+    assert {c.code for c in decision.candidates} == {"1.014063", "1.004859"}
+    # ...but an answer that also covers what is asked now stands
+    kept = shipped.match("tôi có căn cước rồi thì đi đăng ký khai sinh cho người đã có giấy tờ")
+    assert kept.action == "answer" and kept.procedure["code"] == "1.004772"

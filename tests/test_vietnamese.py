@@ -13,7 +13,7 @@ from hoixa.vietnamese import (
     split_run_together,
     split_tone,
     spoken_numbers_to_digits,
-    standard_negation,
+    standard_words,
     strip_fillers,
     toned_sound_key,
     tones_reliable,
@@ -155,12 +155,7 @@ def test_toned_sound_key_forgives_consonants_but_not_tones():
     assert toned_sound_key("la") != toned_sound_key("lả")
 
 
-def test_southern_negation_is_written_as_khong():
-    assert standard_negation(["kiếm", "hổng", "thấy", "hông", "có"]) == [
-        "kiếm",
-        "không",
-        "thấy",
-        "không",
-        "có",
-    ]
-    assert standard_negation(["sổ", "hồng"]) == ["sổ", "hồng"]  # another word
+def test_southern_spellings_are_written_as_the_phrases_write_them():
+    said = ["hổng", "thấy", "dìa", "hông", "có", "nác"]
+    assert standard_words(said) == ["không", "thấy", "về", "không", "có", "nước"]
+    assert standard_words(["sổ", "hồng"]) == ["sổ", "hồng"]  # another word
