@@ -221,9 +221,16 @@ def sound_key(syllable: str) -> str:
 
 @lru_cache(maxsize=65536)
 def toned_sound_key(syllable: str) -> str:
-    """sound_key plus the tone: "sạc lở" = "sạt lở" (a final misheard), but "vắng cần" is
-    not "rắn cắn" (another tone). For short phrases heard with trustworthy tones."""
-    return sound_key(syllable) + "/" + (split_tone(canonical_syllable(syllable))[1] or "")
+    """initial_key with the stop finals c/ch merged into t, plus the tone: "sạc lở" = "sạt
+    lở", "tráy" = "cháy", but "vắng cần" is not "rắn cắn" (another tone) and "lên công" is
+    not "lên cơn" (n and ng stay apart: "lên công an" is said every day). For short phrases
+    heard with trustworthy tones."""
+    key = initial_key(syllable)
+    for final in ("ch", "c"):
+        if key.endswith(final) and len(key) > len(final) + 2:
+            key = key[: -len(final)] + "t"
+            break
+    return key + "/" + (split_tone(canonical_syllable(syllable))[1] or "")
 
 
 # A Vietnamese syllable without diacritics: an initial consonant, one to three vowels, and

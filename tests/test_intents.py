@@ -275,6 +275,7 @@ def test_emergencies_as_people_shout_them(text, kind):
         "giấy khai sinh của con cả nhà đang tìm mà không thấy đâu",
         "con gái tôi sắp cưới cần bản độc thân",  # "sắp" and "độc", not poison
         "tau ca hu may can dang kiem lai thi o dau",  # "cần đăng kiểm", not "cắn" + "đang"
+        "bà tôi phải lên công an xã làm tài khoản định danh",  # not "lên cơn"
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

@@ -153,6 +153,8 @@ def test_toned_sound_key_forgives_consonants_but_not_tones():
     assert toned_sound_key("tráy") == toned_sound_key("cháy")
     assert toned_sound_key("cắn") != toned_sound_key("cần")
     assert toned_sound_key("la") != toned_sound_key("lả")
+    assert toned_sound_key("công") != toned_sound_key("cơn")  # "lên công an", "lên cơn"
+    assert toned_sound_key("xạch") == toned_sound_key("xạt")
 
 
 def test_southern_spellings_are_written_as_the_phrases_write_them():
