@@ -278,7 +278,8 @@ DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xon
 
 
 def clause_after_done(utt: Utterance) -> Utterance | None:
-    """The words after the last "rồi thì" (or the like), when there are enough of them."""
+    """The words after the last "rồi thì" / "xong thì" (or the like), when there are enough
+    of them to name a procedure."""
     folded = utt.folded
     ends = [
         i + len(marker.split())
@@ -634,9 +635,9 @@ class Matcher:
     def _after_done(self, decision: Decision, utt: Utterance) -> Decision:
         """Ask back when what was done first and what is asked now name two procedures.
 
-        "Tui mới sửa tên trong khai sinh rồi thì căn cước phải đổi theo không": the words
-        before "rồi thì" tell what was done (cải chính), those after it what is asked (cấp
-        đổi căn cước). If the part after names a procedure clearly and it is not the one the
+        "Mới sửa năm sinh trong khai sinh xong thì căn cước đổi thế nào": the words before
+        "xong thì" tell what was done (cải chính), those after it what is asked (cấp đổi
+        căn cước). If the part after names a procedure clearly and it is not the one the
         whole question was answered with, the box offers both rather than guessing.
         """
         if decision.action != "answer" or decision.procedure is None:
