@@ -462,7 +462,6 @@ EMERGENCY_PHRASES["fire"] += (
     "cháy đồi",
     "ngùn ngụt",
     "cháy ngùn ngụt",
-    "bốc lửa",
     "lửa bốc cao",
     "khói bốc",
     "khói đầy nhà",
@@ -586,7 +585,6 @@ EMERGENCY_PHRASES["medical"] += (
     "bị đụng",
     "xe đụng",
     "xe húc",
-    "lả người",
     "ngã gục",
     "gục xuống",
     "gục ngã",
@@ -758,29 +756,21 @@ EMERGENCY_PHRASES["rescue"] += (
     "người còn kẹt",
     "ngập đến cổ",
     "ngập tới cổ",
-    "đò lật",
     "thuyền lật",
-    "ghe lật",
     "xuồng lật",
     "lật giữa sông",
     "chìm giữa sông",
     "kêu cứu",
     "làng nước ơi",
     "ối làng nước",
-    "đá lăn",
     "đất đá lăn",
-    "đá lở",
     "sóng cuốn",
     "bị sóng cuốn",
     "sóng đánh trôi",
     "lên tới mái",
     "ngập tới mái nhà",
-    "bão tới rồi",
-    "bão đến rồi",
     "đi biển chưa về",
     "ra khơi chưa về",
-    "bể đê",
-    "đê bể",
     "đê bao bể",
     "vỡ đê bao",
     "nước tràn vô",
@@ -1154,6 +1144,7 @@ class PhraseTable:
     by_pair: dict[str, list[tuple[int, str, tuple[str, ...]]]] = field(default_factory=dict)
     pair_key: Callable[[str], str] | None = None
     syllables: frozenset[str] = frozenset()  # folded syllables of all phrases
+    one_said_exactly: bool = False  # see compile_phrases
 
 
 def compile_phrases(
@@ -1161,12 +1152,16 @@ def compile_phrases(
     *,
     by_sound: bool = True,
     pair_key: Callable[[str], str] | None = None,
+    one_said_exactly: bool = False,
 ) -> PhraseTable:
     """Index a {key: phrases} table; earlier phrases win ties between equally long hits.
 
     `by_sound` lets phrases of three or more syllables also match by sound keys, forgiving a
     misheard consonant; `pair_key` (initial_key, sound_key) forgives some of that in
     two-syllable phrases too ("tráy nhà"), where missing one costs more than a false alarm.
+    `one_said_exactly`: a two-syllable phrase heard with trustworthy tones must have one of
+    its syllables said exactly as written, so one mistake is forgiven but not two ("mạ tau",
+    Central for "my mother", is not "mã tấu"; "bảo tôi" is not "bão tới").
     """
     by_toned: dict[str, list] = {}
     by_folded: dict[str, list] = {}
@@ -1181,23 +1176,27 @@ def compile_phrases(
             if not toned:
                 continue
             by_toned.setdefault(toned[0], []).append((order, key, toned))
-            by_folded.setdefault(folded[0], []).append((order, key, folded))
+            by_folded.setdefault(folded[0], []).append((order, key, folded, toned))
             syllables.update(folded)
             if by_sound and len(folded) >= SOUND_MATCH_MIN_SYLLABLES:
                 keys = tuple(sound_key(s) for s in folded)
                 by_key.setdefault(keys[0], []).append((order, key, keys))
             elif pair_key and len(toned) == 2:
                 keys = tuple(pair_key(s) for s in toned)
-                by_pair.setdefault(keys[0], []).append((order, key, keys))
+                by_pair.setdefault(keys[0], []).append((order, key, keys, toned))
             order += 1
-    return PhraseTable(by_toned, by_folded, by_key, by_pair, pair_key, frozenset(syllables))
+    return PhraseTable(
+        by_toned, by_folded, by_key, by_pair, pair_key, frozenset(syllables), one_said_exactly
+    )
 
 
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
 _SECTION = compile_phrases(SECTION_NAMES)
-_EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key)
+_EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key, one_said_exactly=True)
 # The same two-syllable phrases with a misheard final or initial but the tones right ("sạc lở").
-_EMERGENCY_TONED = compile_phrases(EMERGENCY_PHRASES, by_sound=False, pair_key=toned_sound_key)
+_EMERGENCY_TONED = compile_phrases(
+    EMERGENCY_PHRASES, by_sound=False, pair_key=toned_sound_key, one_said_exactly=True
+)
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
 _PAIRS = {
@@ -1248,6 +1247,7 @@ def find_phrases(
     first_only: bool = False,
     overlapping: bool = False,
     loose_pairs: bool = True,
+    tones_kept: bool = True,
 ) -> list[PhraseHit]:
     """Non-overlapping phrase hits, longest phrases first. Tone-exact when the text has tones.
 
@@ -1256,7 +1256,8 @@ def find_phrases(
 
     Longer phrases are rarely ambiguous, so for them a recogniser's mistakes are forgiven: a
     wrong tone ("nói lai") for two or more syllables (folded spelling), and a confused
-    consonant too ("nhà bị tráy rồi") for three or more (sound keys).
+    consonant too ("nhà bị tráy rồi") for three or more (sound keys). `tones_kept=False`
+    for a reading whose syllables lost their tones (words split apart again).
     """
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
     keys = utt.keys
@@ -1266,17 +1267,22 @@ def find_phrases(
         for order, key, needle in table.by_key.get(keys[i], ()):
             if keys[i : i + len(needle)] == needle:
                 found.append((-len(needle), order, i, key))
-        for order, key, needle in table.by_pair.get(pairs[i] if pairs else "", ()):
-            if pairs[i : i + len(needle)] == needle:
+        for order, key, needle, toned in table.by_pair.get(pairs[i] if pairs else "", ()):
+            tones_compared = table.pair_key is toned_sound_key
+            if pairs[i : i + len(needle)] == needle and (
+                tones_compared or _one_exact(utt, i, toned, table)
+            ):
                 found.append((-len(needle), order, i, key))
         if utt.has_tones:
             for order, key, needle in table.by_toned.get(utt.toned[i], ()):
                 if utt.toned[i : i + len(needle)] == needle:
                     found.append((-len(needle), order, i, key))
-        for order, key, needle in table.by_folded.get(utt.folded[i], ()):
-            if (not utt.has_tones or len(needle) >= 2) and utt.folded[
-                i : i + len(needle)
-            ] == needle:
+        for order, key, needle, toned in table.by_folded.get(utt.folded[i], ()):
+            if (
+                (not utt.has_tones or len(needle) >= 2)
+                and utt.folded[i : i + len(needle)] == needle
+                and (not tones_kept or _one_exact(utt, i, toned, table))
+            ):
                 found.append((-len(needle), order, i, key))
     found.sort()
     hits: list[PhraseHit] = []
@@ -1291,6 +1297,15 @@ def find_phrases(
         if first_only:
             break
     return sorted(hits, key=lambda h: h.start)
+
+
+def _one_exact(utt: Utterance, start: int, toned: tuple[str, ...], table: PhraseTable) -> bool:
+    """A two-syllable phrase heard with tones: one of its syllables said exactly (see
+    compile_phrases' `one_said_exactly`); always true for other phrases and tables."""
+    if not (table.one_said_exactly and utt.has_tones and len(toned) == 2):
+        return True
+    heard = utt.toned[start : start + 2]
+    return any(a == b for a, b in zip(heard, toned, strict=False))
 
 
 def detect_category(utt: Utterance) -> PhraseHit | None:
@@ -1343,7 +1358,7 @@ def detect_emergency(utt: Utterance) -> str | None:
         hits = find_phrases(utt, _EMERGENCY_TONED)
     if not hits and split is not utt:
         # A split word is one mistake already: its halves must then be heard right.
-        heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False)
+        heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False, tones_kept=False)
     if not hits and any(_now(r) for r in readings):
         heard, hits = (
             split,
