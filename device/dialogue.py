@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from hoixa.contract.catalogue import Procedure, spoken_name
+from hoixa.contract.catalogue import Procedure, Referral, spoken_name
 from hoixa.contract.messages import utc_now
 from hoixa.device import answers
 from hoixa.device.config import DeviceConfig
@@ -310,7 +310,7 @@ class Dialogue:
             return self._say(text, "ask_again")
         return self._question(heard)
 
-    def _referral(self, heard: str, referral: dict, confidence: float) -> Reply:
+    def _referral(self, heard: str, referral: Referral, confidence: float) -> Reply:
         """A matter the box knows it does not explain (a passport, a divorce): where to ask.
 
         Understood, so it does not count as a misunderstanding; the turn carries the

@@ -8,7 +8,7 @@ syllables, so "làm sao" (how) never matches inside "làm bản sao" (a copy).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hoixa.vietnamese import (
     fold,
@@ -1137,12 +1137,14 @@ class PhraseTable:
     lookups per syllable heard, however many phrases the tables hold.
     """
 
+    # (order, key, needle) or, where the phrase as written is needed too, (…, toned phrase)
     by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
-    by_folded: dict[str, list[tuple[int, str, tuple[str, ...]]]]
+    by_folded: dict[str, list[tuple[int, str, tuple[str, ...], tuple[str, ...]]]]
     by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 3+ syllables only
-    # Two-syllable phrases by a looser key, when a misheard sound must be forgiven even there.
-    by_pair: dict[str, list[tuple[int, str, tuple[str, ...]]]] = field(default_factory=dict)
-    pair_key: Callable[[str], str] | None = None
+    # Two-syllable phrases by looser keys, one index per key in `pair_keys`, when a misheard
+    # sound must be forgiven even there.
+    by_pair: tuple[dict[str, list[tuple[int, str, tuple[str, ...], tuple[str, ...]]]], ...] = ()
+    pair_keys: tuple[Callable[[str], str], ...] = ()
     syllables: frozenset[str] = frozenset()  # folded syllables of all phrases
     one_said_exactly: bool = False  # see compile_phrases
 
@@ -1151,14 +1153,15 @@ def compile_phrases(
     table: dict[str, tuple[str, ...]],
     *,
     by_sound: bool = True,
-    pair_key: Callable[[str], str] | None = None,
+    pair_keys: tuple[Callable[[str], str], ...] = (),
     one_said_exactly: bool = False,
 ) -> PhraseTable:
     """Index a {key: phrases} table; earlier phrases win ties between equally long hits.
 
     `by_sound` lets phrases of three or more syllables also match by sound keys, forgiving a
-    misheard consonant; `pair_key` (initial_key, sound_key) forgives some of that in
-    two-syllable phrases too ("tráy nhà"), where missing one costs more than a false alarm.
+    misheard consonant; `pair_keys` (initial_key, toned_sound_key, sound_key) forgive some of
+    that in two-syllable phrases too ("tráy nhà", "sạc lở"), where missing one costs more
+    than a false alarm.
     `one_said_exactly`: a two-syllable phrase heard with trustworthy tones must have one of
     its syllables said exactly as written, so one mistake is forgiven but not two ("mạ tau",
     Central for "my mother", is not "mã tấu"; "bảo tôi" is not "bão tới").
@@ -1166,7 +1169,7 @@ def compile_phrases(
     by_toned: dict[str, list] = {}
     by_folded: dict[str, list] = {}
     by_key: dict[str, list] = {}
-    by_pair: dict[str, list] = {}
+    by_pair: tuple[dict[str, list], ...] = tuple({} for _ in pair_keys)
     syllables: set[str] = set()
     order = 0
     for key, phrases in table.items():
@@ -1181,21 +1184,22 @@ def compile_phrases(
             if by_sound and len(folded) >= SOUND_MATCH_MIN_SYLLABLES:
                 keys = tuple(sound_key(s) for s in folded)
                 by_key.setdefault(keys[0], []).append((order, key, keys))
-            elif pair_key and len(toned) == 2:
-                keys = tuple(pair_key(s) for s in toned)
-                by_pair.setdefault(keys[0], []).append((order, key, keys, toned))
+            elif len(toned) == 2:
+                for pair_key, index in zip(pair_keys, by_pair, strict=True):
+                    keys = tuple(pair_key(s) for s in toned)
+                    index.setdefault(keys[0], []).append((order, key, keys, toned))
             order += 1
     return PhraseTable(
-        by_toned, by_folded, by_key, by_pair, pair_key, frozenset(syllables), one_said_exactly
+        by_toned, by_folded, by_key, by_pair, pair_keys, frozenset(syllables), one_said_exactly
     )
 
 
 _CATEGORY = compile_phrases(CATEGORY_PHRASES)
 _SECTION = compile_phrases(SECTION_NAMES)
-_EMERGENCY = compile_phrases(EMERGENCY_PHRASES, pair_key=initial_key, one_said_exactly=True)
-# The same two-syllable phrases with a misheard final or initial but the tones right ("sạc lở").
-_EMERGENCY_TONED = compile_phrases(
-    EMERGENCY_PHRASES, by_sound=False, pair_key=toned_sound_key, one_said_exactly=True
+# Two-syllable phrases: a misheard initial whatever the tones ("tráy nhà"), or a misheard
+# final with the tones right ("sạc lở").
+_EMERGENCY = compile_phrases(
+    EMERGENCY_PHRASES, pair_keys=(initial_key, toned_sound_key), one_said_exactly=True
 )
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
@@ -1210,7 +1214,7 @@ _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
 # Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần".
-_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT}, pair_key=sound_key)
+_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT}, pair_keys=(sound_key,))
 _YES = compile_phrases({"yes": YES_PHRASES})
 _NO = compile_phrases({"no": NO_PHRASES})
 
@@ -1261,18 +1265,16 @@ def find_phrases(
     """
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
     keys = utt.keys
-    pair_key = table.pair_key if table.by_pair and loose_pairs else None
-    pairs = tuple(pair_key(s) for s in utt.toned) if pair_key else ()
+    pair_indexes = zip(table.pair_keys, table.by_pair, strict=True) if loose_pairs else ()
+    heard_pairs = [(tuple(k(s) for s in utt.toned), index) for k, index in pair_indexes]
     for i in range(len(utt)):
         for order, key, needle in table.by_key.get(keys[i], ()):
             if keys[i : i + len(needle)] == needle:
                 found.append((-len(needle), order, i, key))
-        for order, key, needle, toned in table.by_pair.get(pairs[i] if pairs else "", ()):
-            tones_compared = table.pair_key is toned_sound_key
-            if pairs[i : i + len(needle)] == needle and (
-                tones_compared or _one_exact(utt, i, toned, table)
-            ):
-                found.append((-len(needle), order, i, key))
+        for pairs, index in heard_pairs:
+            for order, key, needle, toned in index.get(pairs[i], ()):
+                if pairs[i : i + 2] == needle and _one_exact(utt, i, toned, table):
+                    found.append((-2, order, i, key))
         if utt.has_tones:
             for order, key, needle in table.by_toned.get(utt.toned[i], ()):
                 if utt.toned[i : i + len(needle)] == needle:
@@ -1354,8 +1356,6 @@ def detect_emergency(utt: Utterance) -> str | None:
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
     readings = (utt,) if split is utt else (utt, split)  # nothing split: one reading
     heard, hits = utt, find_phrases(utt, _EMERGENCY)
-    if not hits and utt.has_tones:
-        hits = find_phrases(utt, _EMERGENCY_TONED)
     if not hits and split is not utt:
         # A split word is one mistake already: its halves must then be heard right.
         heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False, tones_kept=False)
