@@ -779,6 +779,18 @@ EMERGENCY_PHRASES["rescue"] += (
     "đất sụt",
     "sụt lún",
 )
+# Round 11 (heldout12–13): a fire spreading to the house, collapse said the Southern way,
+# chest pain that cannot wait, a house cut off by water.
+EMERGENCY_PHRASES["fire"] += (
+    "lan qua nhà",
+    "lan sang nhà",
+    "lan vô nhà",
+    "bén qua nhà",
+    "bén sang nhà",
+    "bén vô nhà",
+)
+EMERGENCY_PHRASES["medical"] += ("xỉu luôn", "đau ngực dữ dội", "tức ngực dữ dội")
+EMERGENCY_PHRASES["rescue"] += ("nước bao vây", "bị nước bao vây", "nước vây hết")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -1008,6 +1020,8 @@ _PROCEDURE_CONTEXT = (
     "tuyên bố",
     "độc thân",
     "tình trạng hôn nhân",
+    "hộ nghèo",
+    "cận nghèo",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -1147,6 +1161,7 @@ class PhraseTable:
     pair_keys: tuple[Callable[[str], str], ...] = ()
     syllables: frozenset[str] = frozenset()  # folded syllables of all phrases
     one_said_exactly: bool = False  # see compile_phrases
+    forgive_tones: bool = True  # see compile_phrases
 
 
 def compile_phrases(
@@ -1155,6 +1170,7 @@ def compile_phrases(
     by_sound: bool = True,
     pair_keys: tuple[Callable[[str], str], ...] = (),
     one_said_exactly: bool = False,
+    forgive_tones: bool = True,
 ) -> PhraseTable:
     """Index a {key: phrases} table; earlier phrases win ties between equally long hits.
 
@@ -1165,6 +1181,8 @@ def compile_phrases(
     `one_said_exactly`: a two-syllable phrase heard with trustworthy tones must have one of
     its syllables said exactly as written, so one mistake is forgiven but not two ("mạ tau",
     Central for "my mother", is not "mã tấu"; "bảo tôi" is not "bão tới").
+    `forgive_tones=False`: heard with trustworthy tones, a phrase must be said with its own
+    tones, for tables that veto an emergency: "xe máy nằm bất tỉnh" is not "mấy năm".
     """
     by_toned: dict[str, list] = {}
     by_folded: dict[str, list] = {}
@@ -1190,7 +1208,14 @@ def compile_phrases(
                     index.setdefault(keys[0], []).append((order, key, keys, toned))
             order += 1
     return PhraseTable(
-        by_toned, by_folded, by_key, by_pair, pair_keys, frozenset(syllables), one_said_exactly
+        by_toned,
+        by_folded,
+        by_key,
+        by_pair,
+        pair_keys,
+        frozenset(syllables),
+        one_said_exactly,
+        forgive_tones,
     )
 
 
@@ -1210,7 +1235,7 @@ _PAIRS = {
     )
     for kind, (first, second) in EMERGENCY_PAIRS.items()
 }
-_PAST = compile_phrases({"past": PAST_CUES}, by_sound=False)
+_PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
 # Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần".
@@ -1281,7 +1306,7 @@ def find_phrases(
                     found.append((-len(needle), order, i, key))
         for order, key, needle, toned in table.by_folded.get(utt.folded[i], ()):
             if (
-                (not utt.has_tones or len(needle) >= 2)
+                (not utt.has_tones or (len(needle) >= 2 and table.forgive_tones))
                 and utt.folded[i : i + len(needle)] == needle
                 and (not tones_kept or _one_exact(utt, i, toned, table))
             ):

@@ -64,6 +64,7 @@ AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 t
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
 AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" the answer must explain to stand
 FIRST_TIME_CONFLICT_FACTOR = 0.6  # a "lần đầu" procedure when the question says "cấp lại"
+# … and a procedure registering something the question says is registered already
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -198,6 +199,7 @@ class Candidate:
     name: str
     score: float
     cover: float = 1.0  # share of the best phrase's weight that was said
+    keyword: bool = False  # the best phrase is a keyword: enough to ask back, never to answer
     # Share of the question that names a runner-up (`rival`) and that this procedure's
     # phrases leave unexplained: the villager named two procedures, so the box asks back.
     contested: float = 0.0
@@ -273,6 +275,70 @@ def says_again(utt: Utterance) -> bool:
     return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
 
 
+# A procedure that registers something for the first time, and words that say it was done.
+REGISTERING = ["dang", "ky"]  # "Đăng ký khai sinh…"
+REGISTERING_WITHIN = " ve dang ky "  # "Liên thông thủ tục hành chính về đăng ký khai sinh"
+HAD_BEFORE = "da"  # "đã có giấy khai sinh", "đã đăng ký kết hôn"
+HAD_AFTER = "roi"  # "có khai sinh rồi"
+HAVING = ("co", "co giay")
+NOT_YET = frozenset(("chua", "khong", "hong", "hem", "chang"))
+SAID_AS = {"sanh": "sinh"}  # "khai sanh" is "khai sinh"
+NOT_YET_DONE = "chua"  # "chưa khai tử"
+
+
+def registered_thing(proc: Procedure) -> tuple[str, str] | None:
+    """The two words a first registration registers ("khai sinh" for "Đăng ký khai sinh
+    kết hợp đăng ký nhận cha, mẹ, con"), or None: re-registration ("đăng ký lại") and
+    deregistration ("xóa đăng ký") are not first registrations."""
+    words = fold(proc["name"]).replace(",", " ").split()
+    if words[:2] == REGISTERING:
+        rest = words[2:]
+    else:  # "Liên thông thủ tục hành chính về đăng ký khai sinh, …"
+        text = f" {' '.join(words)} "
+        at = text.find(REGISTERING_WITHIN)
+        rest = text[at + len(REGISTERING_WITHIN) :].split() if at >= 0 else []
+    if len(rest) < 2 or rest[0] == "lai":
+        return None
+    return rest[0], rest[1]
+
+
+def reregistered_thing(proc: Procedure) -> tuple[str, str] | None:
+    """The two words a re-registration registers again ("khai tử" for "Đăng ký lại khai
+    tử"): it is for what was registered once and whose record was lost."""
+    words = fold(proc["name"]).replace(",", " ").split()
+    if words[:2] == REGISTERING and words[2:3] == ["lai"] and len(words) >= 5:
+        return words[3], words[4]
+    return None
+
+
+def says_never(utt: Utterance, thing: tuple[str, str]) -> bool:
+    """Whether the question says the thing was never registered: "mà chưa khai tử", "chưa
+    ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost: not this)."""
+    words = [SAID_AS.get(w, w) for w in utt.folded]
+    return any(
+        (words[i], words[i + 1]) == thing and NOT_YET_DONE in words[max(i - 4, 0) : i]
+        for i in range(len(words) - 1)
+    )
+
+
+def says_had(utt: Utterance, thing: tuple[str, str]) -> bool:
+    """Whether the question says the thing was registered already: "đã có giấy khai sinh",
+    "con có khai sinh rồi", "đã đăng ký kết hôn" (and not "chưa có khai sinh")."""
+    words = [SAID_AS.get(w, w) for w in utt.folded]
+    for i in range(len(words) - 1):
+        if (words[i], words[i + 1]) != thing or NOT_YET & set(words[i + 2 : i + 4]):
+            continue  # "đã được đăng ký kết hôn chưa" asks whether it may be done
+        before = words[max(i - 4, 0) : i]
+        if HAD_BEFORE in before:  # "đã có giấy khai sinh", not "đã mấy tháng chưa khai sinh"
+            since_done = before[len(before) - 1 - before[::-1].index(HAD_BEFORE) :]
+            if not NOT_YET & set(since_done):
+                return True
+        having = any(" ".join(before[-len(h.split()) :]) == h for h in HAVING)
+        if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before):
+            return True  # "có khai sinh rồi"
+    return False
+
+
 # Words that end what was already done and start what is asked now ("… rồi thì …").
 DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xong thi")
 
@@ -291,6 +357,46 @@ def clause_after_done(utt: Utterance) -> Utterance | None:
         return None
     start = max(ends)
     return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
+
+
+# Words that say something is not wanted: "không cần nhập khẩu", "hộ khẩu thì chưa cần".
+NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": "ra khỏi hộ khẩu"
+NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
+CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
+
+
+def without_unwanted(utt: Utterance) -> Utterance:
+    """The question without what it says is not wanted, so that "khai sinh với thẻ bảo
+    hiểm y tế, không cần nhập khẩu" is not matched to the procedure that also registers the
+    residence. The unwanted words run from "không cần" to the next clause word, or, in
+    "hộ khẩu thì chưa cần", back from "thì" to the previous one."""
+    folded = utt.folded
+    drop: set[int] = set()
+    for marker in NOT_NEEDED:
+        size = len(marker.split())
+        for i in range(len(folded) - size + 1):
+            if " ".join(folded[i : i + size]) != marker:
+                continue
+            first = end = i + size
+            while end < len(folded) and end - first < NOT_NEEDED_REACH:
+                if folded[end] in CLAUSE_BREAKS:
+                    break
+                end += 1
+            if end > first:  # "không cần nhập khẩu"
+                drop.update(range(i, end))
+            elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
+                start = i - 1
+                while start > 0 and i - 1 - start < NOT_NEEDED_REACH:
+                    if folded[start - 1] in CLAUSE_BREAKS:
+                        break
+                    start -= 1
+                drop.update(range(start, i + size))
+    if not drop or len(drop) >= len(folded):
+        return utt
+    keep = [i for i in range(len(folded)) if i not in drop]
+    return Utterance(
+        tuple(utt.toned[i] for i in keep), tuple(folded[i] for i in keep), utt.has_tones
+    )
 
 
 REFERRAL_PREFIX = "ref."
@@ -369,6 +475,16 @@ class Matcher:
         self._first_time = np.asarray(
             [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
         )
+        registering: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, proc in enumerate(self.procedures):
+            if thing := registered_thing(proc):
+                registering[thing].append(i)
+        self._registering = {t: np.asarray(ids, dtype=np.int32) for t, ids in registering.items()}
+        again: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, proc in enumerate(self.procedures):
+            if thing := reregistered_thing(proc):
+                again[thing].append(i)
+        self._reregistering = {t: np.asarray(ids, dtype=np.int32) for t, ids in again.items()}
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -517,10 +633,14 @@ class Matcher:
 
     # -- ranking and deciding -------------------------------------------------------------
 
-    def rank(self, utt: Utterance, among: set[str] | None = None) -> list[Candidate]:
-        """Procedures by score for an utterance (category words already removed), best first."""
+    def rank(
+        self, utt: Utterance, among: set[str] | None = None, whole: Utterance | None = None
+    ) -> list[Candidate]:
+        """Procedures by score for an utterance (category words already removed), best first.
+        `whole` is the question `utt` is a clause of: the ages it says still hold."""
         utt = _with_digits(utt)
         ages = question_ages(utt)
+        ages_said = question_ages(_with_digits(whole)) if whole else ages
         query, total = self._question(utt, self._age_words(ages))
         scores = self._index.score(query, total)
         if scores is None:
@@ -528,19 +648,31 @@ class Matcher:
         p, q = scores.phrase_cover, scores.question_cover
         beta2 = PHRASE_COVER_BETA**2
         score = scores.factor * (1 + beta2) * p * q / np.maximum(beta2 * q + p, 1e-9)
-        if ages:
+        if ages_said:
             # A phrase for another age ("làm căn cước cho con 14 tuổi" when the child is
             # five) is not what was asked, however many of its other words were said.
-            conflict = np.isin(scores.ids, self._age_conflicts(ages))
+            conflict = np.isin(scores.ids, self._age_conflicts(ages_said))
             score = np.where(conflict, score * AGE_CONFLICT_FACTOR, score)
         if self._first_time.size and says_again(utt):
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
             conflict = np.isin(scores.procs, self._first_time)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        for thing, reregistering in self._reregistering.items():
+            if says_never(utt, thing):
+                # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record.
+                conflict = np.isin(scores.procs, reregistering)
+                score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        for thing, registering in self._registering.items():
+            if says_had(utt, thing):
+                # "con đã có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to
+                # register: what is asked comes after.
+                conflict = np.isin(scores.procs, registering)
+                score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.
         best: dict[int, list[float]] = {}
+        keyword: dict[int, bool] = {}
         # Referral phrases are looked at besides, not instead of, the best procedure phrases:
         # referrals must not change how procedures are ranked.
         limit, n_procedures = 10 * MAX_PHRASES_PER_RANK, len(self.procedures)
@@ -552,6 +684,7 @@ class Matcher:
                 limit -= 1
             if proc not in best:
                 best[proc] = [float(score[i]), float(p[i]), 0.0, float(q[i])]
+                keyword[proc] = bool(scores.factor[i] <= KEYWORD_FACTOR)
             elif best[proc][2] == 0.0:
                 best[proc][2] = float(score[i])
         first_pass = sorted(
@@ -572,7 +705,7 @@ class Matcher:
                 extra = max(self._index.explained(proc, query, total) - first_q, 0.0)
                 score_so_far += EXPLAINED_BONUS * extra
             code, name = self._entries[proc]["code"], self._entries[proc]["name"]
-            ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover))
+            ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover, keyword[proc]))
         ranked.sort(key=lambda c: -c.score)
         if ranked and not is_referral(ranked[0].code):
             ranked = self._without_settings(ranked, query, total)
@@ -628,7 +761,7 @@ class Matcher:
         # ("làm căn cước ở đâu, mất bao lâu").
         asked = category_hits(utt)
         category = asked[0].key if asked else None
-        utt = remove_span(utt, *asked)
+        utt = without_unwanted(remove_span(utt, *asked))
         decision = self.decide(text, self.rank(utt), category)
         return self._after_done(decision, utt)
 
@@ -645,7 +778,7 @@ class Matcher:
         after = clause_after_done(utt)
         if after is None:
             return decision
-        asked = [c for c in self.rank(after) if not is_referral(c.code)]
+        asked = [c for c in self.rank(after, whole=utt) if not is_referral(c.code)]
         answered = decision.procedure["code"]
         if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
             return decision
@@ -669,9 +802,14 @@ class Matcher:
             # vắng không"); the procedure also named is the question.
             return self.decide(text, procedures, category)
         lead = first.score - (ranked[1].score if len(ranked) > 1 else 0.0)
-        clear_winner = first.score >= ANSWER_MIN_SCORE and lead >= ANSWER_MIN_LEAD
+        # A keyword alone ("tiệm", "quán") may be what was meant; the box asks first, even
+        # when other words of the question lifted its score.
+        clear_winner = (
+            first.score >= ANSWER_MIN_SCORE and lead >= ANSWER_MIN_LEAD and not first.keyword
+        )
         lone_winner = (
-            first.score >= LONE_MIN_SCORE
+            not first.keyword
+            and first.score >= LONE_MIN_SCORE
             and lead >= LONE_MIN_LEAD
             and first.cover >= LONE_MIN_COVER
         )

@@ -112,7 +112,16 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "mất trí",
     ),
     "cải chính": ("sửa lại", "sai ngày", "bổ sung thông tin"),
-    "kết hợp": ("cùng lúc", "một lần", "một lượt", "luôn thể", "đồng thời", "làm luôn", "vừa làm"),
+    "kết hợp": (
+        "cùng lúc",
+        "một lần",
+        "một lượt",
+        "luôn thể",
+        "đồng thời",
+        "làm luôn",
+        "vừa làm",
+        "kèm nhận",  # "khai sinh kèm nhận cha" (not "đi kèm": to go along)
+    ),
     "chấm dứt giám hộ": (
         "thôi giám hộ",
         "hủy giám hộ",

@@ -348,6 +348,10 @@ _UNITS = {
 }  # fmt: skip
 _UNITS_FOLDED = {fold_syllable(w): n for w, n in _UNITS.items() if w not in ("tư", "mốt")}
 _TENS = ("mười", "mươi")
+# The last digit of a number said short, without "mươi": "hai lăm" is 25, "tám mốt" 81,
+# "bảy nhăm" 75, "hai tư tuổi" 24. Only these forms: "hai ba" is two or three, not 23.
+_SHORT_LAST = {"mốt": 1, "lăm": 5, "nhăm": 5}
+_SHORT_LAST_BEFORE_AGE = {"tư": 4}
 
 
 def _is_tens(syllable: str) -> bool:
@@ -391,6 +395,16 @@ def spoken_numbers_to_digits(syllables: list[str]) -> list[str]:
             if last is not None:
                 value, i = value + last, i + 1
             out.append(str(value))
+            continue
+        after = syllables[i + 2] if i + 2 < n else ""
+        before_age = fold_syllable(after) == "tuoi"
+        last = _SHORT_LAST.get(nxt) or (_SHORT_LAST_BEFORE_AGE.get(nxt) if before_age else None)
+        if last is None and before_age and nxt.isascii():  # without tones: only before "tuổi"
+            last = {"mot": 1, "lam": 5, "nham": 5, "tu": 4}.get(nxt)
+        year = fold_syllable(syl) == "nam" and not before_age  # "sang năm mốt": in two years
+        if unit is not None and unit >= 2 and last is not None and not year:
+            out.append(str(unit * 10 + last))  # "hai lăm tuổi" → "25 tuổi"
+            i += 2
             continue
         if unit is not None and fold_syllable(nxt) == "tuoi":
             out.append(str(unit))

@@ -278,8 +278,14 @@ def test_synthetic_catalogue_leaves_the_base_alone():
 # -- the runner's bookkeeping ------------------------------------------------------------
 
 
-def _outcome(expected: str, action: str, code: str | None = None, top: str | None = None):
-    query = run.Query("q", expected, "", frozenset())
+def _outcome(
+    expected: str,
+    action: str,
+    code: str | None = None,
+    top: str | None = None,
+    also: frozenset[str] = frozenset(),
+):
+    query = run.Query("q", expected, "", frozenset(), also)
     cands = [SimpleNamespace(code=c, name="", score=1.0) for c in [top or code] if c]
     decision = SimpleNamespace(
         action=action,
@@ -313,6 +319,70 @@ def test_metrics_separate_right_wrong_and_unsure():
     assert m["nf_recall"] == 0.5
     assert m["nf_precision"] == 1 / 3  # the missed procedure and emergency said it too
     assert m["emergency_recall"] == 0.5
+
+
+def test_either_label_of_an_ambiguous_question_is_right():
+    also = frozenset({"local.tro-cap-huu-tri-xa-hoi"})
+    outcomes = [
+        _outcome("1.001776", "answer", "local.tro-cap-huu-tri-xa-hoi", also=also),
+        _outcome("1.001776", "clarify", top="local.tro-cap-huu-tri-xa-hoi", also=also),
+        _outcome("1.001776", "answer", "1.000656", also=also),  # neither: wrong
+    ]
+    m = run.metrics(outcomes)
+    assert m["top1"] == 2 / 3 and m["answered_right"] == 1 / 3
+    assert m["clarify_hit"] == 1 / 3 and m["wrong_code"] == 1 / 3
+
+
+def _corrections() -> list[dict[str, str]]:
+    with (BENCH / "corrections.tsv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_corrections_name_real_rows_and_labels_the_catalogue_has():
+    codes = {p["code"] for p in catalogue.load_default()["procedures"]}
+    labels = codes | {"not_found", "emergency"}
+    problems = []
+    for fix in _corrections():
+        lines = (BENCH / fix["set"]).read_text(encoding="utf-8").splitlines()
+        query, written = lines[int(fix["line"]) - 1].split("\t")[:2]
+        corrected = fix["corrected"]
+        if corrected.startswith(run.AMBIGUOUS):
+            either = set(corrected.removeprefix(run.AMBIGUOUS).split("|"))
+            fine = len(either) == 2 and written in either and either <= labels
+        else:
+            fine = corrected in labels and corrected != written
+        if (query, written) != (fix["query"], fix["written"]) or not fine or not fix["reason"]:
+            problems.append((fix["set"], fix["line"], corrected))
+    assert not problems
+
+
+def test_reviewed_labels_are_used_unless_the_set_is_read_as_written():
+    fixes = _corrections()
+    changed = next(f for f in fixes if not f["corrected"].startswith(run.AMBIGUOUS))
+    ambiguous = next(f for f in fixes if f["corrected"].startswith(run.AMBIGUOUS))
+    for fix, attribute in ((changed, "expected"), (ambiguous, "also")):
+        path = BENCH / fix["set"]
+        reviewed = run.load_queries(path)[int(fix["line"]) - 2]
+        written = run.load_queries(path, corrected=False)[int(fix["line"]) - 2]
+        assert reviewed.text == written.text == fix["query"]
+        assert written.expected == fix["written"] and not written.also
+        if attribute == "expected":
+            assert reviewed.expected == fix["corrected"] and reviewed.written == fix["written"]
+        else:
+            assert reviewed.expected == fix["written"]
+            assert reviewed.accepts(fix["corrected"].split("|")[-1])
+
+
+def test_a_correction_that_no_longer_matches_its_row_is_refused(tmp_path):
+    sets = tmp_path / "x.tsv"
+    sets.write_text("query\texpected\tcategory\ttags\ntiền già\t1.001776\t\tclean\n")
+    fixes = tmp_path / "fixes.tsv"
+    fixes.write_text(
+        "set\tline\tquery\twritten\tcorrected\treason\n"
+        "x.tsv\t2\ttiền già\t1.000656\tnot_found\twritten label changed since\n"
+    )
+    with pytest.raises(ValueError, match="no longer matches"):
+        run.load_queries(sets, corrections=fixes)
 
 
 def test_overlay_replaces_same_codes_and_adds_the_rest():

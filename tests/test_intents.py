@@ -239,6 +239,11 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("đê bao bể rồi bà con ơi", "rescue"),
         # A past time word does not cancel an urgent cue.
         ("con bị rắn cắn từ hôm qua giờ đang khó thở", "medical"),
+        # ...and one must be said with its tones: "xe máy nằm" is not "mấy năm".
+        ("có người bị tai nạn xe máy nằm bất tỉnh ngoài đường", "medical"),
+        ("cháy vườn dừa lan qua nhà rồi", "fire"),
+        ("ba tui bi dau nguc du doi xiu luon roi", "medical"),
+        ("nhà tau bị nước bao vây cả xóm không ra được mô hết", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -286,6 +291,8 @@ def test_emergencies_as_people_shout_them(text, kind):
         # ...and with tones heard, one of the two syllables must be said exactly as written:
         "mạ tau về ở với tau rồi đang bệnh",  # Central "my mother", not "mã tấu"
         "tôi chưa có vợ để đang buồn",  # "vợ để", not "vỡ đê"
+        "nha toi bi lu cuon het chu xin vao ho ngheo duoc khong",  # the aftermath: a procedure
+        "xe máy nằm bất tỉnh mấy năm trước giờ xin trợ cấp",  # said with its tones: past
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

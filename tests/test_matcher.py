@@ -5,7 +5,16 @@ import pytest
 from conftest import ROOT, make_catalogue, make_procedure
 from hoixa.contract.catalogue import load_default
 from hoixa.device.intents import Utterance
-from hoixa.device.matcher import Matcher, phrase_age_limits, question_ages
+from hoixa.device.matcher import (
+    Matcher,
+    phrase_age_limits,
+    question_ages,
+    registered_thing,
+    reregistered_thing,
+    says_had,
+    says_never,
+    without_unwanted,
+)
 
 QUERIES = ROOT / "bench/understanding/queries.tsv"
 
@@ -395,3 +404,87 @@ def test_what_was_done_before_and_what_is_asked_now_are_both_offered(shipped):
     # ...but an answer that also covers what is asked now stands
     kept = shipped.match("tôi có căn cước rồi thì đi đăng ký khai sinh cho người đã có giấy tờ")
     assert kept.action == "answer" and kept.procedure["code"] == "1.004772"
+
+
+def test_registered_thing_is_read_from_first_registrations_only():
+    def thing(name: str):
+        return registered_thing(make_procedure("9.000001", name))
+
+    assert thing("Đăng ký khai sinh kết hợp đăng ký nhận cha, mẹ, con") == ("khai", "sinh")
+    assert thing("Liên thông các thủ tục hành chính về đăng ký khai sinh, cấp Thẻ BHYT") == (
+        "khai",
+        "sinh",
+    )
+    assert thing("Đăng ký lại khai sinh") is None  # the paper was lost: it was had before
+    assert thing("Xóa đăng ký thường trú") is None
+    assert thing("Cấp bản sao Trích lục hộ tịch") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "had"),
+    [
+        ("con tôi đã có giấy khai sinh nhưng để trống tên bố", True),
+        ("thằng nhỏ có khai sanh rồi mà hổng có tên ba", True),
+        ("con tui đã làm khai sinh rồi", True),
+        ("con tôi chưa có khai sinh", False),
+        ("đã mấy tháng rồi chưa làm khai sinh", False),
+        ("làm khai sinh rồi thì bao lâu lấy giấy", False),  # what happens after, not a fact
+        ("con gái mười tám tuổi đã được đăng ký khai sinh chưa", False),  # a question
+    ],
+)
+def test_says_had_tells_a_registration_already_done(question, had):
+    assert says_had(Utterance.of(question), ("khai", "sinh")) is had
+
+
+def test_a_thing_registered_already_is_not_registered_again(shipped):
+    # 1.000689 registers the birth and the father together; this child's birth is registered.
+    decision = shipped.match(
+        "con tôi đã có giấy khai sinh nhưng để trống tên bố giờ bố nó muốn nhận con thì làm thế nào"
+    )
+    assert decision.action == "answer" and decision.procedure["code"] == "1.001022"
+    both = shipped.match("làm khai sinh kèm nhận cha cho cháu mới đẻ")
+    assert both.candidates[0].code == "1.000689"
+
+
+def test_a_keyword_alone_asks_back_even_when_other_words_lift_it(shipped):
+    # "tiem" (tiêm, an injection) is heard as the keyword "tiệm" (a shop) of hộ kinh doanh.
+    decision = shipped.match("tiem phong dai cho cho o dau")
+    assert decision.action != "answer"
+    assert all(not c.keyword for c in shipped.match("đăng ký hộ kinh doanh").candidates[:1])
+
+
+@pytest.mark.parametrize(
+    ("question", "left"),
+    [
+        (
+            "khai sinh với thẻ bảo hiểm y tế không cần nhập khẩu thì làm sao",
+            "khai sinh với thẻ bảo hiểm y tế thì làm sao",
+        ),
+        (
+            "làm khai sinh với bảo hiểm y tế thôi chứ hộ khẩu thì chưa cần",
+            "làm khai sinh với bảo hiểm y tế thôi chứ",
+        ),
+        ("xóa tên ông ra khỏi hộ khẩu", "xóa tên ông ra khỏi hộ khẩu"),  # "khỏi" is not "khỏi cần"
+        ("không cần", "không cần"),  # nothing would be left
+    ],
+)
+def test_what_is_not_wanted_is_left_out(question, left):
+    assert " ".join(without_unwanted(Utterance.of(question)).toned) == left
+
+
+def test_residence_said_not_wanted_is_not_the_procedure_that_registers_it(shipped):
+    decision = shipped.match(
+        "làm giấy khai sinh với thẻ bảo hiểm y tế cho con thôi chứ hộ khẩu thì chưa cần"
+    )
+    assert decision.candidates[0].code == "2.001023"  # khai sinh and BHYT, no thường trú
+
+
+def test_a_registration_never_made_is_not_a_lost_record_registered_again(shipped):
+    assert reregistered_thing(make_procedure("9.000001", "Đăng ký lại khai tử")) == ("khai", "tu")
+    assert reregistered_thing(make_procedure("9.000001", "Đăng ký khai tử")) is None
+    assert says_never(Utterance.of("mất ba năm rồi mà chưa khai tử"), ("khai", "tu"))
+    assert not says_never(Utterance.of("khai tử rồi mà giấy bị mất"), ("khai", "tu"))
+    decision = shipped.match(
+        "anh trai tôi mất đã ba năm nay mà chưa khai tử giờ đi khai tử có được không"
+    )
+    assert decision.candidates[0].code == "1.000656"  # late, not "đăng ký lại khai tử"

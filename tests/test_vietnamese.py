@@ -109,6 +109,13 @@ def test_strip_fillers_keeps_meaningful_words():
         ("muoi tam tuoi", "18 tuoi"),  # no tone marks
         ("năm nay ba tôi", "năm nay ba tôi"),  # a year and a father, not 5 and 3
         ("mua muối", "mua muối"),  # salt is not ten
+        ("căn cước làm hồi hai lăm tuổi", "căn cước làm hồi 25 tuổi"),  # said short
+        ("mẹ tôi bảy nhăm tuổi", "mẹ tôi 75 tuổi"),
+        ("ông tám mốt rồi", "ông 81 rồi"),
+        ("bay lam tuoi", "75 tuoi"),  # without tones only before "tuổi": "lam" may be "làm"
+        ("hai lam giay", "hai lam giay"),
+        ("sang năm mốt", "sang năm mốt"),  # the year after next
+        ("hai tư", "hai tư"),  # "tư" is 4 only in an age
     ],
 )
 def test_spoken_numbers_become_digits_only_where_unambiguous(said, written):

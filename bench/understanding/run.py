@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared"
 PORTAL_RAW = Path("data/tthc/chatbot_tthc/data/raw")
 QUERIES = HERE / "queries.tsv"
+CORRECTIONS = HERE / "corrections.tsv"
+AMBIGUOUS = "ambiguous:"
 SYNTHETIC_SIZE = 10_000
 NOT_FOUND, EMERGENCY = "not_found", "emergency"
 
@@ -54,24 +56,81 @@ class Query:
     expected: str  # a procedure code, "not_found" or "emergency"
     category: str  # "" when the question only names the procedure
     tags: frozenset[str]
+    # Another procedure a commune officer would equally accept (the question is honestly
+    # ambiguous between the two): answering it is not wrong, offering it is right.
+    also: frozenset[str] = frozenset()
+    written: str = ""  # the writer's label, when corrections.tsv changed it
 
     @property
     def is_procedure(self) -> bool:
         return self.expected not in (NOT_FOUND, EMERGENCY)
 
+    def accepts(self, code: str | None) -> bool:
+        return code is not None and (code == self.expected or code in self.also)
 
-def load_queries(path: Path = QUERIES) -> list[Query]:
+
+@dataclass(frozen=True)
+class Correction:
+    """One reviewed label: the writer's, and what a commune officer would say in 2026."""
+
+    line: int
+    query: str
+    written: str
+    corrected: str  # a code, "not_found", "emergency" or "ambiguous:<code>|<code>"
+
+
+def load_corrections(set_name: str, path: Path = CORRECTIONS) -> dict[int, Correction]:
+    """The reviewed labels of one question set, by line number (the header is line 1)."""
+    if not path.is_file():
+        return {}
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [
-            Query(
+        return {
+            int(row["line"]): Correction(
+                int(row["line"]), row["query"], row["written"], row["corrected"]
+            )
+            for row in reader
+            if row["set"] == set_name
+        }
+
+
+def _corrected(query: Query, fix: Correction) -> Query:
+    if fix.query != query.text or fix.written != query.expected:
+        raise ValueError(
+            f"the correction of {fix.query!r} no longer matches line {fix.line} "
+            f"({query.text!r}, {query.expected})"
+        )
+    if fix.corrected.startswith(AMBIGUOUS):
+        codes = frozenset(fix.corrected[len(AMBIGUOUS) :].split("|"))
+        return replace(query, also=codes - {query.expected})
+    tags = set(query.tags)
+    if fix.corrected == NOT_FOUND:
+        tags.add("out_of_scope")
+    elif query.expected == NOT_FOUND:
+        tags.discard("out_of_scope")
+    return replace(query, expected=fix.corrected, tags=frozenset(tags), written=query.expected)
+
+
+def load_queries(
+    path: Path = QUERIES, corrected: bool = True, corrections: Path = CORRECTIONS
+) -> list[Query]:
+    """The labelled questions of one set, with the reviewed labels of corrections.tsv unless
+    `corrected` is False (the set as its writer labelled it)."""
+    fixes = load_corrections(path.name, corrections) if corrected else {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        queries = []
+        for line, row in enumerate(reader, start=2):
+            query = Query(
                 row["query"],
                 row["expected"],
                 row["category"] or "",
                 frozenset(t for t in (row["tags"] or "").split(",") if t),
             )
-            for row in reader
-        ]
+            queries.append(_corrected(query, fixes.pop(line)) if line in fixes else query)
+    if fixes:
+        raise ValueError(f"corrections name lines {sorted(fixes)} past the end of {path}")
+    return queries
 
 
 # -- catalogues --------------------------------------------------------------------------
@@ -177,21 +236,19 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float | None]:
     emerg = [o for o in outcomes if o.query.expected == EMERGENCY]
     with_cat = [o for o in outcomes if o.query.category]
     said_nf = [o for o in outcomes if o.action == NOT_FOUND]
-    wrong_code = sum(1 for o in procs if o.answered and o.answered != o.query.expected)
-    oos_answered = sum(1 for o in oos if o.action == "answer")
+    wrong_code = sum(1 for o in procs if o.answered and not o.query.accepts(o.answered))
+    oos_answered = sum(1 for o in oos if o.action == "answer" and not o.query.accepts(o.answered))
     emerg_missed = sum(1 for o in emerg if o.action != EMERGENCY)
     clarified = [o for o in procs if o.action == "clarify"]
     times = sorted(o.ms for o in outcomes)
     return {
         "n": len(outcomes),
         "n_proc": len(procs),
-        "top1": _share(sum(1 for o in procs if o.top == o.query.expected), len(procs)),
-        "answered_right": _share(
-            sum(1 for o in procs if o.answered == o.query.expected), len(procs)
-        ),
+        "top1": _share(sum(1 for o in procs if o.query.accepts(o.top)), len(procs)),
+        "answered_right": _share(sum(1 for o in procs if o.query.accepts(o.answered)), len(procs)),
         "clarify": _share(len(clarified), len(procs)),
         "clarify_hit": _share(
-            sum(1 for o in clarified if o.query.expected in o.candidate_codes), len(procs)
+            sum(1 for o in clarified if any(map(o.query.accepts, o.candidate_codes))), len(procs)
         ),
         "missed": _share(sum(1 for o in procs if o.action == NOT_FOUND), len(procs)),
         "wrong": _share(wrong_code + oos_answered + emerg_missed, len(outcomes)),
@@ -385,9 +442,9 @@ def _failure_rank(o: Outcome) -> tuple[int, int]:
         return 0, clean
     if q.expected != EMERGENCY and o.action == EMERGENCY:
         return 1, clean
-    if o.answered and o.answered != q.expected:
+    if o.answered and not q.accepts(o.answered):
         return 1, clean
-    if q.is_procedure and o.top != q.expected:
+    if q.is_procedure and not q.accepts(o.top):
         return 2 + clean, 0
     if q.is_procedure and o.action == NOT_FOUND:
         return 5, clean
@@ -457,6 +514,11 @@ def main(argv: list[str] | None = None) -> int:
         default=QUERIES,
         help="labelled questions (heldout.tsv: the set nobody tuned the matcher on)",
     )
+    parser.add_argument(
+        "--as-written",
+        action="store_true",
+        help="the writers' labels, without the reviewed ones of corrections.tsv",
+    )
     args = parser.parse_args(argv)
     rates = sorted({float(r) for r in args.rates.split(",") if r.strip()})
     if 0.0 not in rates:
@@ -467,8 +529,13 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"cannot run: the matcher is not importable ({exc})", file=sys.stderr)
         return 2
-    queries = load_queries(args.queries)
-    print(f"questions: {args.queries.name} ({len(queries)})", file=sys.stderr)
+    queries = load_queries(args.queries, corrected=not args.as_written)
+    relabelled = sum(1 for q in queries if q.written or q.also)
+    print(
+        f"questions: {args.queries.name} ({len(queries)}, {relabelled} labels reviewed in "
+        f"{CORRECTIONS.name}{', not used' if args.as_written else ''})",
+        file=sys.stderr,
+    )
     heard = corrupted_texts(queries, rates, args.seed, args.repeat)
     runs: list[CatalogueRun] = []
     skipped: list[Bench] = []
