@@ -554,8 +554,10 @@ EMERGENCY_PHRASES["medical"] += (
     "bị rắn",
     "chó cắn",
     "bị chó cắn",
-    "ong đốt",
-    "bị ong đốt",
+    "bị ong đốt",  # not "ong đốt" alone: "ông đốt rơm" is a grandfather burning straw
+    "ong đốt con",
+    "ong đốt cháu",
+    "ong chích",
     "ong vò vẽ",
     "say nắng",
     "ngã cây",
@@ -791,6 +793,17 @@ EMERGENCY_PHRASES["fire"] += (
 )
 EMERGENCY_PHRASES["medical"] += ("xỉu luôn", "đau ngực dữ dội", "tức ngực dữ dội")
 EMERGENCY_PHRASES["rescue"] += ("nước bao vây", "bị nước bao vây", "nước vây hết")
+# Round 12 (heldout14–15): lightning, stings, a fall that leaves someone unable to move.
+EMERGENCY_PHRASES["medical"] += (
+    "sét đánh",
+    "bị sét đánh",
+    "sét đánh trúng",
+    "ong bò vẽ",
+    "không cử động được",
+    "nằm im không cử động",
+    "ngã cầu thang",
+    "té cầu thang",
+)
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -917,6 +930,8 @@ NOW_CUES = (
     "lẹ",
     "còn người",
     "có người bên trong",
+    "chưa thấy lên",  # someone under the water
+    "răng đây",  # Central "what now"
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
 PAST_CUES = (
@@ -1238,8 +1253,11 @@ _PAIRS = {
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
-# Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần".
-_CONTEXT = compile_phrases({"procedure": _PROCEDURE_CONTEXT}, pair_keys=(sound_key,))
+# Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần";
+# but with tones heard one syllable must be right: "đốt thằng" is not "độc thân".
+_CONTEXT = compile_phrases(
+    {"procedure": _PROCEDURE_CONTEXT}, pair_keys=(sound_key,), one_said_exactly=True
+)
 _YES = compile_phrases({"yes": YES_PHRASES})
 _NO = compile_phrases({"no": NO_PHRASES})
 
@@ -1399,7 +1417,7 @@ def detect_emergency(utt: Utterance) -> str | None:
         heard, hits = split, _paired(split)
     if not hits:
         return None
-    if any(_has(r, _CONTEXT) for r in readings):
+    if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings):
         return None
     if _has(utt, _PAST) and not _has(utt, _URGENT):
         return None
@@ -1433,8 +1451,8 @@ def _now(utt: Utterance) -> bool:
     )
 
 
-def _has(utt: Utterance, table: PhraseTable) -> bool:
-    return bool(find_phrases(utt, table, first_only=True))
+def _has(utt: Utterance, table: PhraseTable, *, tones_kept: bool = True) -> bool:
+    return bool(find_phrases(utt, table, first_only=True, tones_kept=tones_kept))
 
 
 def detect_command(utt: Utterance) -> str | None:

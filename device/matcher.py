@@ -62,7 +62,7 @@ RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by 
 REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
-AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" the answer must explain to stand
+AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" / "<this> để …" the answer must explain
 FIRST_TIME_CONFLICT_FACTOR = 0.6  # a "lần đầu" procedure when the question says "cấp lại"
 # … and a procedure registering something the question says is registered already
 
@@ -397,6 +397,24 @@ def without_unwanted(utt: Utterance) -> Utterance:
     return Utterance(
         tuple(utt.toned[i] for i in keep), tuple(folded[i] for i in keep), utt.has_tones
     )
+
+
+# "… để …": what is asked comes before, the purpose after ("tách hộ để được xét hộ nghèo").
+PURPOSE = "de"
+NOT_PURPOSE_AFTER = frozenset(("lai", "trong", "danh", "y", "nghi", "xem"))  # "để lại", "để trống"
+
+
+def clause_before_purpose(utt: Utterance) -> Utterance | None:
+    """The words before the first "để" that starts a purpose, when there are enough of them
+    to name a procedure ("để lại", "để trống" are not purposes)."""
+    folded = utt.folded
+    for i, word in enumerate(folded):
+        if word != PURPOSE or (utt.has_tones and utt.toned[i] != "để"):
+            continue
+        if i + 1 < len(folded) and folded[i + 1] in NOT_PURPOSE_AFTER:
+            continue
+        return Utterance(utt.toned[:i], folded[:i], utt.has_tones) if i >= 2 else None
+    return None
 
 
 REFERRAL_PREFIX = "ref."
@@ -763,28 +781,27 @@ class Matcher:
         category = asked[0].key if asked else None
         utt = without_unwanted(remove_span(utt, *asked))
         decision = self.decide(text, self.rank(utt), category)
-        return self._after_done(decision, utt)
+        decision = self._asked_in(clause_after_done(utt), decision, utt)
+        return self._asked_in(clause_before_purpose(utt), decision, utt)
 
-    def _after_done(self, decision: Decision, utt: Utterance) -> Decision:
-        """Ask back when what was done first and what is asked now name two procedures.
+    def _asked_in(self, clause: Utterance | None, decision: Decision, utt: Utterance) -> Decision:
+        """Ask back when the clause that holds the question names another procedure.
 
         "Mới sửa năm sinh trong khai sinh xong thì căn cước đổi thế nào": the words before
         "xong thì" tell what was done (cải chính), those after it what is asked (cấp đổi
-        căn cước). If the part after names a procedure clearly and it is not the one the
-        whole question was answered with, the box offers both rather than guessing.
+        căn cước). "Tách hộ để được xét hộ nghèo": the words before "để" are what is asked,
+        those after it why. If that clause names a procedure clearly and it is not the one
+        the whole question was answered with, the box offers both rather than guessing.
         """
-        if decision.action != "answer" or decision.procedure is None:
+        if decision.action != "answer" or decision.procedure is None or clause is None:
             return decision
-        after = clause_after_done(utt)
-        if after is None:
-            return decision
-        asked = [c for c in self.rank(after, whole=utt) if not is_referral(c.code)]
+        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
         answered = decision.procedure["code"]
         if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
             return decision
-        query, total = self._question(after)
+        query, total = self._question(clause)
         if self._index.explained(self._by_code[answered], query, total) >= AFTER_EXPLAINED:
-            return decision  # the answer covers what is asked now too ("… rồi thì đi khai sinh")
+            return decision  # the answer covers that clause too ("… rồi thì đi khai sinh")
         first = next(c for c in decision.candidates if c.code == answered)
         offered = (asked[0], first)
         return replace(decision, action="clarify", procedure=None, candidates=offered)

@@ -149,7 +149,8 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "sai tên",
         "sai ngày sinh",
     ),
-    "chấm dứt": ("kết thúc", "không làm nữa", "thôi làm", "không nhận nữa", "thôi không"),
+    # not "thôi không" alone: "thôi không có gì" is "never mind"
+    "chấm dứt": ("kết thúc", "không làm nữa", "thôi làm", "không nhận nữa", "thôi không làm"),
     "cấp bản sao trích lục": (
         "xin bản sao",
         "xin lại bản sao",

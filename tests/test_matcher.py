@@ -7,6 +7,7 @@ from hoixa.contract.catalogue import load_default
 from hoixa.device.intents import Utterance
 from hoixa.device.matcher import (
     Matcher,
+    clause_before_purpose,
     phrase_age_limits,
     question_ages,
     registered_thing,
@@ -326,6 +327,8 @@ def test_every_rival_named_enough_is_offered(shipped):
         ("muốn làm hộ chiếu đi thăm con ở đài loan", "ref.ho-chieu"),
         ("vợ chồng tôi muốn ly hôn thì nộp đơn ở đâu", "ref.ly-hon"),
         ("xin giấy phép xây dựng nhà hai tầng", "ref.giay-phep-xay-dung"),
+        ("ho chieu het han doi o mo", "ref.ho-chieu"),  # not the căn cước that expired
+        ("học bổng cho con nhà nghèo nộp ở trường hay ở xã", "ref.hoc-phi"),  # not hộ nghèo
     ],
 )
 def test_a_matter_handled_elsewhere_is_referred_not_matched(shipped, question, referral):
@@ -488,3 +491,38 @@ def test_a_registration_never_made_is_not_a_lost_record_registered_again(shipped
         "anh trai tôi mất đã ba năm nay mà chưa khai tử giờ đi khai tử có được không"
     )
     assert decision.candidates[0].code == "1.000656"  # late, not "đăng ký lại khai tử"
+
+
+@pytest.mark.parametrize(
+    ("question", "asked", "purpose"),
+    [
+        (
+            "con trai tôi muốn tách hộ để được xét hộ nghèo riêng thì nộp hồ sơ ở đâu",
+            "1.010038",
+            "1.011607",
+        ),
+        (
+            "bà ngoại mất rồi giờ khai tử để còn cắt hộ khẩu cho bà thì làm sao",
+            "1.000656",
+            "1.003197",
+        ),
+    ],
+)
+def test_what_is_asked_before_a_purpose_is_offered_with_it(shipped, question, asked, purpose):
+    decision = shipped.match(question)
+    assert decision.action == "clarify"
+    assert [c.code for c in decision.candidates] == [asked, purpose]
+
+
+def test_a_purpose_clause_needs_a_purpose():
+    assert clause_before_purpose(Utterance.of("di chúc để lại nhà cho con út")) is None
+    assert clause_before_purpose(Utterance.of("để con đi học")) is None  # nothing before it
+    before = clause_before_purpose(Utterance.of("tach ho de duoc xet ho ngheo"))
+    assert before is not None and before.folded == ("tach", "ho")
+
+
+def test_never_mind_is_not_ending_a_guardianship(shipped):
+    decision = shipped.match("ừm thôi không có gì")
+    assert not (decision.action == "answer" and decision.procedure["code"] == "1.004845")
+    ended = shipped.match("dạ bác muốn thôi không làm người giám hộ nữa thì nộp giấy ở đâu")
+    assert ended.action == "answer" and ended.procedure["code"] == "1.004845"
