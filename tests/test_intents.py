@@ -250,6 +250,9 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("ong vò vẽ đốt thằng bé sưng hết mặt mày khó thở", "medical"),
         ("ghe lật ngoài phá rồi còn hai người chưa thấy lên chừ răng đây", "rescue"),
         ("me chau bi nga cau thang nam im khong cu dong duoc", "medical"),
+        ("dao mong nha gap qua bom con nguyen chu man rang", "police"),  # war ordnance
+        ("ghe bị lật ngoài cửa biển có ba người chưa thấy ngoi lên", "rescue"),
+        ("ôn tôi đau ngực dữ lắm mặt tái hết rồi", "medical"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -301,6 +304,7 @@ def test_emergencies_as_people_shout_them(text, kind):
         "xe máy nằm bất tỉnh mấy năm trước giờ xin trợ cấp",  # said with its tones: past
         "ông đốt rơm ngoài ruộng",  # a grandfather, not a wasp ("ong đốt")
         "căncước bĩ trộm lấy mất cấp bao lâu thì xong",  # run together: still căn cước
+        "bố tôi bị thương do bom mìn năm xưa xin trợ cấp",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
