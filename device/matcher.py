@@ -311,14 +311,19 @@ def reregistered_thing(proc: Procedure) -> tuple[str, str] | None:
     return None
 
 
-def says_never(utt: Utterance, thing: tuple[str, str]) -> bool:
-    """Whether the question says the thing was never registered: "mà chưa khai tử", "chưa
-    ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost: not this)."""
-    words = [SAID_AS.get(w, w) for w in utt.folded]
-    return any(
-        (words[i], words[i + 1]) == thing and NOT_YET_DONE in words[max(i - 4, 0) : i]
+def _said(utt: Utterance) -> list[str]:
+    return [SAID_AS.get(w, w) for w in utt.folded]
+
+
+def things_never_done(utt: Utterance) -> set[tuple[str, str]]:
+    """The pairs of words the question says were never registered: "mà chưa khai tử",
+    "chưa ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost)."""
+    words = _said(utt)
+    return {
+        (words[i], words[i + 1])
         for i in range(len(words) - 1)
-    )
+        if NOT_YET_DONE in words[max(i - 4, 0) : i]
+    }
 
 
 # The registry's record itself is lost: "sổ ở xã cũng cháy", "xã cũng hổng còn lưu".
@@ -350,22 +355,25 @@ def says_record_lost(utt: Utterance) -> bool:
     return False
 
 
-def says_had(utt: Utterance, thing: tuple[str, str]) -> bool:
-    """Whether the question says the thing was registered already: "đã có giấy khai sinh",
-    "con có khai sinh rồi", "đã đăng ký kết hôn" (and not "chưa có khai sinh")."""
-    words = [SAID_AS.get(w, w) for w in utt.folded]
+def things_done(utt: Utterance) -> set[tuple[str, str]]:
+    """The pairs of words the question says were registered already: "đã có giấy khai
+    sinh", "con có khai sinh rồi", "đã đăng ký kết hôn" (not "chưa có khai sinh", and not
+    "đã được đăng ký kết hôn chưa", which asks whether it may be done)."""
+    words = _said(utt)
+    done = set()
     for i in range(len(words) - 1):
-        if (words[i], words[i + 1]) != thing or NOT_YET & set(words[i + 2 : i + 4]):
-            continue  # "đã được đăng ký kết hôn chưa" asks whether it may be done
+        if NOT_YET & set(words[i + 2 : i + 4]):
+            continue
         before = words[max(i - 4, 0) : i]
         if HAD_BEFORE in before:  # "đã có giấy khai sinh", not "đã mấy tháng chưa khai sinh"
             since_done = before[len(before) - 1 - before[::-1].index(HAD_BEFORE) :]
             if not NOT_YET & set(since_done):
-                return True
+                done.add((words[i], words[i + 1]))
+                continue
         having = any(" ".join(before[-len(h.split()) :]) == h for h in HAVING)
         if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before):
-            return True  # "có khai sinh rồi"
-    return False
+            done.add((words[i], words[i + 1]))  # "có khai sinh rồi"
+    return done
 
 
 # Words that end what was already done and start what is asked now ("… rồi thì …").
@@ -716,16 +724,15 @@ class Matcher:
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
             conflict = np.isin(scores.procs, self._needing_the_record)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
-        for thing, reregistering in self._reregistering.items():
-            if says_never(utt, thing):
-                # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record.
-                conflict = np.isin(scores.procs, reregistering)
-                score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
-        for thing, registering in self._registering.items():
-            if says_had(utt, thing):
-                # "con đã có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to
-                # register: what is asked comes after.
-                conflict = np.isin(scores.procs, registering)
+        # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
+        # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
+        # asked comes after.
+        for things, procedures in (
+            (things_never_done(utt), self._reregistering),
+            (things_done(utt), self._registering),
+        ):
+            for thing in things & procedures.keys():
+                conflict = np.isin(scores.procs, procedures[thing])
                 score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
@@ -735,17 +742,25 @@ class Matcher:
         # Referral phrases are looked at besides, not instead of, the best procedure phrases:
         # referrals must not change how procedures are ranked.
         limit, n_procedures = 10 * MAX_PHRASES_PER_RANK, len(self.procedures)
-        for i in _best_first(score, limit=limit + self._referral_phrases):
-            proc = int(scores.procs[i])
+        order = _best_first(score, limit=limit + self._referral_phrases)
+        # Plain lists: reading numpy arrays one element at a time is slow.
+        for proc, phrase_score, phrase_cover, question_cover, is_keyword in zip(
+            scores.procs[order].tolist(),
+            score[order].tolist(),
+            p[order].tolist(),
+            q[order].tolist(),
+            (scores.factor[order] <= KEYWORD_FACTOR).tolist(),
+            strict=True,
+        ):
             if proc < n_procedures:
                 if limit == 0:
                     continue
                 limit -= 1
             if proc not in best:
-                best[proc] = [float(score[i]), float(p[i]), 0.0, float(q[i])]
-                keyword[proc] = bool(scores.factor[i] <= KEYWORD_FACTOR)
+                best[proc] = [phrase_score, phrase_cover, 0.0, question_cover]
+                keyword[proc] = is_keyword
             elif best[proc][2] == 0.0:
-                best[proc][2] = float(score[i])
+                best[proc][2] = phrase_score
         first_pass = sorted(
             (
                 (first + SUPPORT_BONUS * second, proc, cover, first_q)
@@ -836,13 +851,13 @@ class Matcher:
         """
         if decision.action != "answer" or decision.procedure is None or clause is None:
             return decision
-        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
         answered = decision.procedure["code"]
-        if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
-            return decision
         query, total = self._question(clause)
         if self._index.explained(self._by_code[answered], query, total) >= AFTER_EXPLAINED:
             return decision  # the answer covers that clause too ("… rồi thì đi khai sinh")
+        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
+        if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
+            return decision
         first = next(c for c in decision.candidates if c.code == answered)
         offered = (asked[0], first)
         return replace(decision, action="clarify", procedure=None, candidates=offered)
