@@ -819,6 +819,36 @@ EMERGENCY_PHRASES["police"] += (
     "quả đạn",
 )
 EMERGENCY_PHRASES["rescue"] += ("ghe bị lật", "thuyền bị lật", "xuồng bị lật", "tàu bị lật")
+# Round 13 (heldout18–19, told to write frightened, broken speech): forest fire reaching the
+# houses, coal-smoke poisoning, a fall that leaves someone still, a boat sunk, a child taken.
+EMERGENCY_PHRASES["fire"] += (
+    "lửa rừng",
+    "lửa bùng",
+    "lan xuống sát nhà",
+    "lan xuống bản",
+    "lan xuống làng",
+    "lửa to lắm",
+)
+EMERGENCY_PHRASES["medical"] += (
+    "mắt trợn ngược",
+    "trợn ngược",
+    "ngã không dậy",
+    "té không dậy",
+    "ngã xong không dậy",
+    "té xong không dậy",
+    "không cựa quậy",
+    "gọi không ai dậy",
+    "đốt than sưởi",
+    "ngộ độc khí than",
+)
+EMERGENCY_PHRASES["rescue"] += (
+    "sóng đánh chìm",
+    "bị sóng đánh chìm",
+    "chìm mất tiêu",
+    "chìm mất rồi",
+    "còn ngoài biển",
+)
+EMERGENCY_PHRASES["police"] += ("người lạ bắt", "bắt con tôi", "bắt mất con", "bắt cóc con")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -1054,6 +1084,8 @@ _PROCEDURE_CONTEXT = (
     "tình trạng hôn nhân",
     "hộ nghèo",
     "cận nghèo",
+    "cứu trợ",  # relief handed out after a flood: not the flood itself
+    "phát gạo",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {

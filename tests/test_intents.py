@@ -253,6 +253,12 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("dao mong nha gap qua bom con nguyen chu man rang", "police"),  # war ordnance
         ("ghe bị lật ngoài cửa biển có ba người chưa thấy ngoi lên", "rescue"),
         ("ôn tôi đau ngực dữ lắm mặt tái hết rồi", "medical"),
+        # frightened, broken speech without the textbook word
+        ("răng chừ lửa rừng lan xuống sát nhà rồi", "fire"),
+        ("cả nhà đóng cửa đốt than sưởi giờ gọi không ai dậy", "medical"),
+        ("mệ tau ngã ngoài vườn chừ không cựa quậy chi hết", "medical"),
+        ("tàu cá bị sóng đánh chìm chồng em còn ngoài đó", "rescue"),
+        ("co nguoi la bat con toi len xe chay mat roi", "police"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -305,6 +311,9 @@ def test_emergencies_as_people_shout_them(text, kind):
         "ông đốt rơm ngoài ruộng",  # a grandfather, not a wasp ("ong đốt")
         "căncước bĩ trộm lấy mất cấp bao lâu thì xong",  # run together: still căn cước
         "bố tôi bị thương do bom mìn năm xưa xin trợ cấp",
+        "cho tui hỏi chừng nào phát gạo cứu trợ lũ",  # relief, not the flood
+        "trồng rừng xong thì xin phòng chống lửa rừng ở đâu",
+        "con tôi đi bắt con cá",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
