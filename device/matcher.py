@@ -27,6 +27,19 @@ from rapidfuzz import fuzz, process
 from hoixa.contract.catalogue import Catalogue, Procedure, Referral, spoken_name
 from hoixa.device.intents import Utterance, category_hits, detect_emergency, remove_span
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
+from hoixa.device.situation import (
+    COPYING,
+    clause_after_done,
+    clause_before_purpose,
+    is_first_time,
+    registered_thing,
+    reregistered_thing,
+    says_again,
+    says_record_lost,
+    things_done,
+    things_never_done,
+    without_unwanted,
+)
 from hoixa.device.synonyms import official_words
 from hoixa.vietnamese import (
     fold,
@@ -63,8 +76,10 @@ REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
 AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" / "<this> để …" the answer must explain
-FIRST_TIME_CONFLICT_FACTOR = 0.6  # a "lần đầu" procedure when the question says "cấp lại"
-# … and a procedure registering something the question says is registered already
+# A "lần đầu" procedure when the question says "cấp lại"; likewise a registration of what is
+# registered already, a re-registration of what never was, a copy of a lost record
+# (device/situation.py reads those conditions).
+FIRST_TIME_CONFLICT_FACTOR = 0.6
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -257,201 +272,6 @@ def procedure_phrases(proc: Procedure) -> list[tuple[str, float]]:
             seen.add(key)
             unique.append((key, factor))
     return unique
-
-
-# A procedure for the first time, and words that say it is not the first time.
-FIRST_TIME = "lan dau"
-AGAIN_PHRASES = ("cap lai", "lam lai", "xin lai", "bi mat", "lam mat", "danh mat", "mat roi")
-
-
-def is_first_time(proc: Procedure) -> bool:
-    """Whether the procedure's name says it is for the first time ("… lần đầu")."""
-    return any(FIRST_TIME in fold(text) for text in (proc["name"], spoken_name(proc)))
-
-
-def says_again(utt: Utterance) -> bool:
-    """Whether the question says the thing was had before: re-issued, redone, lost."""
-    folded = f" {' '.join(utt.folded)} "
-    return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
-
-
-# A procedure that registers something for the first time, and words that say it was done.
-REGISTERING = ["dang", "ky"]  # "Đăng ký khai sinh…"
-REGISTERING_WITHIN = " ve dang ky "  # "Liên thông thủ tục hành chính về đăng ký khai sinh"
-HAD_BEFORE = "da"  # "đã có giấy khai sinh", "đã đăng ký kết hôn"
-HAD_AFTER = "roi"  # "có khai sinh rồi"
-HAVING = ("co", "co giay")
-NOT_YET = frozenset(("chua", "khong", "hong", "hem", "chang"))
-SAID_AS = {"sanh": "sinh"}  # "khai sanh" is "khai sinh"
-NOT_YET_DONE = "chua"  # "chưa khai tử"
-
-
-def registered_thing(proc: Procedure) -> tuple[str, str] | None:
-    """The two words a first registration registers ("khai sinh" for "Đăng ký khai sinh
-    kết hợp đăng ký nhận cha, mẹ, con"), or None: re-registration ("đăng ký lại") and
-    deregistration ("xóa đăng ký") are not first registrations."""
-    words = fold(proc["name"]).replace(",", " ").split()
-    if words[:2] == REGISTERING:
-        rest = words[2:]
-    else:  # "Liên thông thủ tục hành chính về đăng ký khai sinh, …"
-        text = f" {' '.join(words)} "
-        at = text.find(REGISTERING_WITHIN)
-        rest = text[at + len(REGISTERING_WITHIN) :].split() if at >= 0 else []
-    if len(rest) < 2 or rest[0] == "lai":
-        return None
-    return rest[0], rest[1]
-
-
-def reregistered_thing(proc: Procedure) -> tuple[str, str] | None:
-    """The two words a re-registration registers again ("khai tử" for "Đăng ký lại khai
-    tử"): it is for what was registered once and whose record was lost."""
-    words = fold(proc["name"]).replace(",", " ").split()
-    if words[:2] == REGISTERING and words[2:3] == ["lai"] and len(words) >= 5:
-        return words[3], words[4]
-    return None
-
-
-def _said(utt: Utterance) -> list[str]:
-    return [SAID_AS.get(w, w) for w in utt.folded]
-
-
-def things_never_done(utt: Utterance) -> set[tuple[str, str]]:
-    """The pairs of words the question says were never registered: "mà chưa khai tử",
-    "chưa ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost)."""
-    words = _said(utt)
-    return {
-        (words[i], words[i + 1])
-        for i in range(len(words) - 1)
-        if NOT_YET_DONE in words[max(i - 4, 0) : i]
-    }
-
-
-# The registry's record itself is lost: "sổ ở xã cũng cháy", "xã cũng hổng còn lưu".
-RECORD = "so"  # sổ (hộ tịch, gốc, bộ, ở xã), not these other books:
-NOT_THE_RECORD = ("ho khau", "do", "hong", "bao hiem", "tiet kiem", "ngheo", "dien thoai")
-RECORD_LOST = ("mất", "cháy", "không còn", "hổng còn", "hông còn", "hư", "hỏng", "ướt", "cuốn")
-RECORD_LOST += ("thất lạc", "mục")
-RECORD_LOST_FOLDED = tuple(fold(w) for w in RECORD_LOST)  # toneless: "hong" may be "hồng"
-RECORD_LOST_REACH = 5  # syllables after "sổ"
-NOT_KEPT = (("khong", "con", "luu"), ("hong", "con", "luu"), ("khong", "luu"), ("hong", "luu"))
-COPYING = "cap ban sao"  # "Cấp bản sao trích lục hộ tịch…": a copy needs the record
-
-
-def says_record_lost(utt: Utterance) -> bool:
-    """Whether the question says the registry's record is gone, which only a
-    re-registration ("đăng ký lại") can mend: not a copy, not a first registration."""
-    words = utt.folded
-    for i, word in enumerate(words):
-        if any(tuple(words[i : i + len(n)]) == n for n in NOT_KEPT):
-            return True
-        if word != RECORD or (utt.has_tones and utt.toned[i] != "sổ"):
-            continue
-        if any(" ".join(words[i + 1 :]).startswith(other) for other in NOT_THE_RECORD):
-            continue
-        heard, lost = (utt.toned, RECORD_LOST) if utt.has_tones else (words, RECORD_LOST_FOLDED)
-        following = f" {' '.join(heard[i + 1 : i + 1 + RECORD_LOST_REACH])} "
-        if any(f" {word} " in following for word in lost):
-            return True
-    return False
-
-
-def things_done(utt: Utterance) -> set[tuple[str, str]]:
-    """The pairs of words the question says were registered already: "đã có giấy khai
-    sinh", "con có khai sinh rồi", "đã đăng ký kết hôn" (not "chưa có khai sinh", and not
-    "đã được đăng ký kết hôn chưa", which asks whether it may be done)."""
-    words = _said(utt)
-    done = set()
-    for i in range(len(words) - 1):
-        if NOT_YET & set(words[i + 2 : i + 4]):
-            continue
-        before = words[max(i - 4, 0) : i]
-        if HAD_BEFORE in before:  # "đã có giấy khai sinh", not "đã mấy tháng chưa khai sinh"
-            since_done = before[len(before) - 1 - before[::-1].index(HAD_BEFORE) :]
-            if not NOT_YET & set(since_done):
-                done.add((words[i], words[i + 1]))
-                continue
-        having = any(" ".join(before[-len(h.split()) :]) == h for h in HAVING)
-        if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before):
-            done.add((words[i], words[i + 1]))  # "có khai sinh rồi"
-    return done
-
-
-# Words that end what was already done and start what is asked now ("… rồi thì …").
-DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xong thi")
-
-
-def clause_after_done(utt: Utterance) -> Utterance | None:
-    """The words after the last "rồi thì" / "xong thì" (or the like), when there are enough
-    of them to name a procedure."""
-    folded = utt.folded
-    ends = [
-        i + len(marker.split())
-        for marker in DONE_THEN
-        for i in range(len(folded))
-        if " ".join(folded[i : i + len(marker.split())]) == marker
-    ]
-    if not ends or len(folded) - max(ends) < 2:
-        return None
-    start = max(ends)
-    return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
-
-
-# Words that say something is not wanted: "không cần nhập khẩu", "hộ khẩu thì chưa cần".
-NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": "ra khỏi hộ khẩu"
-NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
-CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
-
-
-def without_unwanted(utt: Utterance) -> Utterance:
-    """The question without what it says is not wanted, so that "khai sinh với thẻ bảo
-    hiểm y tế, không cần nhập khẩu" is not matched to the procedure that also registers the
-    residence. The unwanted words run from "không cần" to the next clause word, or, in
-    "hộ khẩu thì chưa cần", back from "thì" to the previous one."""
-    folded = utt.folded
-    drop: set[int] = set()
-    for marker in NOT_NEEDED:
-        size = len(marker.split())
-        for i in range(len(folded) - size + 1):
-            if " ".join(folded[i : i + size]) != marker:
-                continue
-            first = end = i + size
-            while end < len(folded) and end - first < NOT_NEEDED_REACH:
-                if folded[end] in CLAUSE_BREAKS:
-                    break
-                end += 1
-            if end > first:  # "không cần nhập khẩu"
-                drop.update(range(i, end))
-            elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
-                start = i - 1
-                while start > 0 and i - 1 - start < NOT_NEEDED_REACH:
-                    if folded[start - 1] in CLAUSE_BREAKS:
-                        break
-                    start -= 1
-                drop.update(range(start, i + size))
-    if not drop or len(drop) >= len(folded):
-        return utt
-    keep = [i for i in range(len(folded)) if i not in drop]
-    return Utterance(
-        tuple(utt.toned[i] for i in keep), tuple(folded[i] for i in keep), utt.has_tones
-    )
-
-
-# "… để …": what is asked comes before, the purpose after ("tách hộ để được xét hộ nghèo").
-PURPOSE = "de"
-NOT_PURPOSE_AFTER = frozenset(("lai", "trong", "danh", "y", "nghi", "xem"))  # "để lại", "để trống"
-
-
-def clause_before_purpose(utt: Utterance) -> Utterance | None:
-    """The words before the first "để" that starts a purpose, when there are enough of them
-    to name a procedure ("để lại", "để trống" are not purposes)."""
-    folded = utt.folded
-    for i, word in enumerate(folded):
-        if word != PURPOSE or (utt.has_tones and utt.toned[i] != "để"):
-            continue
-        if i + 1 < len(folded) and folded[i + 1] in NOT_PURPOSE_AFTER:
-            continue
-        return Utterance(utt.toned[:i], folded[:i], utt.has_tones) if i >= 2 else None
-    return None
 
 
 REFERRAL_PREFIX = "ref."

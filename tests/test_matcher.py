@@ -5,11 +5,9 @@ import pytest
 from conftest import ROOT, make_catalogue, make_procedure
 from hoixa.contract.catalogue import load_default
 from hoixa.device.intents import Utterance
-from hoixa.device.matcher import (
-    Matcher,
+from hoixa.device.matcher import Matcher, phrase_age_limits, question_ages
+from hoixa.device.situation import (
     clause_before_purpose,
-    phrase_age_limits,
-    question_ages,
     registered_thing,
     reregistered_thing,
     says_record_lost,
