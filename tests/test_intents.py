@@ -259,6 +259,10 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("mệ tau ngã ngoài vườn chừ không cựa quậy chi hết", "medical"),
         ("tàu cá bị sóng đánh chìm chồng em còn ngoài đó", "rescue"),
         ("co nguoi la bat con toi len xe chay mat roi", "police"),
+        ("trời ơi đất đá đổ xuống lấp nhà bên kia có người ở trong", "rescue"),
+        ("suoi len to cuon mat hai dua nho roi", "rescue"),
+        ("chừ nước lũ vô nhà tới cổ rồi mạ tôi già không chạy được", "rescue"),
+        ("ghe chìm ngoài sông mấy người chưa lên tui hông biết bơi", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -314,6 +318,8 @@ def test_emergencies_as_people_shout_them(text, kind):
         "cho tui hỏi chừng nào phát gạo cứu trợ lũ",  # relief, not the flood
         "trồng rừng xong thì xin phòng chống lửa rừng ở đâu",
         "con tôi đi bắt con cá",
+        "giấy khai sinh bị lũ cuốn mất thì làm lại ở đâu",
+        "khai sanh hoi xua bi lut cuon mat ma o xa cung hong con luu gio man lai sao",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

@@ -468,6 +468,10 @@ def test_a_keyword_alone_asks_back_even_when_other_words_lift_it(shipped):
         ),
         ("xóa tên ông ra khỏi hộ khẩu", "xóa tên ông ra khỏi hộ khẩu"),  # "khỏi" is not "khỏi cần"
         ("không cần", "không cần"),  # nothing would be left
+        (
+            "khai sinh với thẻ bảo hiểm y tế còn hộ khẩu để mần sau",
+            "khai sinh với thẻ bảo hiểm y tế còn",
+        ),
     ],
 )
 def test_what_is_not_wanted_is_left_out(question, left):
@@ -536,6 +540,8 @@ def test_never_mind_is_not_ending_a_guardianship(shipped):
         ("sổ hộ khẩu bị mất thì làm sao", False),  # another book
         ("chưa có sổ muốn làm sổ hồng", False),  # "hồng" is not "hỏng"
         ("giấy khai sinh bị mất xin bản sao", False),  # the paper, not the record
+        ("giấy kết hôn mất mà xã cũng không còn sổ", True),
+        ("bây giờ không còn sổ hộ khẩu thì lấy gì chứng minh", False),
     ],
 )
 def test_says_record_lost_reads_the_registry_gone(question, lost):
