@@ -876,6 +876,28 @@ EMERGENCY_PHRASES["medical"] += (
     "té từ mái",
     "ngã từ mái",
 )
+# Round 15 (heldout22–23): breathing stopped said without the textbook word, a child who
+# swallowed pills and goes limp, someone under the water who does not come up.
+EMERGENCY_PHRASES["medical"] += (
+    "không thấy thở",
+    "không còn thở",
+    "hổng thấy thở",
+    "hổng còn thở",
+    "chẳng thấy thở",
+    "nuốt phải",
+    "nuốt nhầm",
+    "lả đi rồi",  # not "lả đi" or "lả người": "là đi", "là người tày" sound the same
+    "lả người đi",
+)
+EMERGENCY_PHRASES["rescue"] += (
+    "không thấy trồi lên",
+    "hổng thấy trồi lên",
+    "chưa thấy trồi lên",
+    "không trồi lên",
+    "hổng trồi lên",
+    "chưa trồi lên",
+    "không thấy nổi lên",
+)
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -948,10 +970,74 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
 }
 # Words that mean danger together, the second soon after the first: gas, then a leak ("bình
 # ga nhà tôi bị xì", "khí ga rò rỉ trong bếp"). Either alone is ordinary ("ga tàu", "xe bị
-# xì lốp"); the other order is in the phrases ("rò rỉ ga", "xì ga").
-EMERGENCY_PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "fire": (("ga", "gas", "khí ga", "khí đốt"), ("xì", "rò", "rỉ", "rò rỉ", "bị xì")),
-}
+# xì lốp"); the other order is in the phrases ("rò rỉ ga", "xì ga"). A frightened person
+# describes what they see rather than naming it, so these pair what is there (a stranger,
+# water, a boat, a wire) with what is happening to it (climbing in, up to the roof, drifting,
+# stuck to someone): each pair covers many sentences no phrase list would.
+EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("fire", ("ga", "gas", "khí ga", "khí đốt"), ("xì", "rò", "rỉ", "rò rỉ", "bị xì")),
+    # "lửa trên đồi lan xuống gần làng"
+    ("fire", ("lửa", "cháy", "đám cháy", "khói lửa"), ("lan", "bén", "bén sang", "liếm")),
+    # "gọi thế nào cũng không dậy", "lay mãi hổng tỉnh"; not "sáng gọi con không dậy đi học"
+    (
+        "medical",
+        (
+            "lay",
+            "lắc",
+            "vỗ",
+            "gọi mãi",
+            "gọi hoài",
+            "gọi thế nào",
+            "gọi mấy",
+            "kêu mãi",
+            "kêu hoài",
+        ),
+        ("không dậy", "hổng dậy", "chẳng dậy", "không tỉnh", "hổng tỉnh", "chẳng tỉnh"),
+    ),
+    # "có đứa dính vào dây điện", "chạm phải ổ điện"
+    (
+        "medical",
+        ("dính", "chạm", "níu", "giẫm", "đạp"),  # not "cầm" ("cầm hồ sơ xin kéo dây điện")
+        ("dây điện", "ổ điện", "cầu dao", "điện trần", "cột điện"),
+    ),
+    # "có người nằm úp mặt xuống nước"
+    (
+        "medical",
+        ("nằm úp", "úp mặt", "nằm sấp", "úp mặt xuống"),
+        ("nước", "mương", "ao", "sông", "kênh", "vũng"),
+    ),
+    # "người lạ trèo vào nhà", "thằng lạ kéo con bé lên xe"
+    (
+        "police",
+        ("người lạ", "thằng lạ", "kẻ lạ", "đứa lạ", "tên lạ", "bọn lạ"),
+        ("kéo", "lôi", "bế", "bắt", "trèo", "leo", "cạy", "lục", "đột nhập", "xông"),
+    ),
+    # "nước lên tới nóc", "lũ ngang ngực rồi"
+    (
+        "rescue",
+        ("nước", "lũ", "nước lũ", "nước sông", "nước suối"),
+        # not "qua đầu": "đi nước ngoài qua đầu năm mới về"
+        (
+            "tới nóc",
+            "lên nóc",
+            "ngập nóc",
+            "tới mái",
+            "lên mái",
+            "ngập mái",
+            "ngập đầu",
+            "tới cổ",
+            "ngang cổ",
+            "tới ngực",
+            "ngang ngực",
+        ),
+    ),
+    # "ghe chồng tui hư máy trôi ngoài khơi"
+    (
+        "rescue",
+        ("ghe", "thuyền", "xuồng", "tàu cá", "ghe cá", "thuyền cá"),
+        ("trôi", "trôi dạt", "mất liên lạc"),  # not "hư máy": "tàu cá hư máy cần đăng kiểm"
+    ),
+)
 PAIR_WINDOW = 5  # syllables between the two words, at most
 
 NOW_CUES = (
@@ -1047,6 +1133,7 @@ _UNTONED_NOT_EVENTS = frozenset({"can", "de", "no", "tim", "doc"})
 # "cứu với", "giúp tôi với", "ai cứu", "kêu cứu", "làng nước ơi", "ối làng nước"
 _CRY_SYLLABLES = frozenset({"cuu", "giup", "ai", "keu", "lang", "oi"})
 _URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
+_URGENT_CUES += ("mất liên lạc",)  # "ghe hư máy … mất liên lạc từ hôm qua": still out there
 
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
 # chết đuối", "trợ cấp tai nạn") is not itself an emergency.
@@ -1323,13 +1410,13 @@ _EMERGENCY = compile_phrases(
 )
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
-_PAIRS = {
-    kind: (
+_PAIRS = tuple(
+    (
         compile_phrases({kind: first}, by_sound=False),
         compile_phrases({kind: second}, by_sound=False),
     )
-    for kind, (first, second) in EMERGENCY_PAIRS.items()
-}
+    for kind, first, second in EMERGENCY_PAIRS
+)
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
@@ -1509,7 +1596,7 @@ def detect_emergency(utt: Utterance) -> str | None:
 def _paired(utt: Utterance) -> list[PhraseHit]:
     """Hits of EMERGENCY_PAIRS: the second word at most PAIR_WINDOW syllables after the first."""
     out = []
-    for first, second in _PAIRS.values():
+    for first, second in _PAIRS:
         for a in find_phrases(utt, first):
             out += [a for b in find_phrases(utt, second) if 0 <= b.start - a.end <= PAIR_WINDOW][:1]
     return out

@@ -25,19 +25,22 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from hoixa.contract.catalogue import Catalogue, Procedure, Referral, spoken_name
-from hoixa.device.intents import Utterance, category_hits, detect_emergency, remove_span
+from hoixa.device.intents import Utterance, category_hits, detect_emergency
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.situation import (
     COPYING,
+    away_for_work,
     clause_after_done,
     clause_before_purpose,
     is_first_time,
+    papers_held_or_needed,
     registered_thing,
     reregistered_thing,
     says_again,
     says_record_lost,
     things_done,
     things_never_done,
+    without,
     without_unwanted,
 )
 from hoixa.device.synonyms import official_words
@@ -655,10 +658,36 @@ class Matcher:
         # ("làm căn cước ở đâu, mất bao lâu").
         asked = category_hits(utt)
         category = asked[0].key if asked else None
-        utt = without_unwanted(remove_span(utt, *asked))
+        asked_at = {i for hit in asked for i in range(hit.start, hit.end)}
+        utt, heard = without_unwanted(without(utt, asked_at)), utt
         decision = self.decide(text, self.rank(utt), category)
+        # "kết hôn có cần giấy xác nhận độc thân không": the paper is not what is asked;
+        # "bố mẹ đi làm ăn xa, ông bà đi khai sinh thay được không": nor is the absence.
+        setting = papers_held_or_needed(heard) | away_for_work(heard)
+        if setting and decision.action in ("answer", "clarify"):
+            rest = without_unwanted(without(heard, asked_at | setting))
+            other = self.decide(text, self.rank(rest), category)
+            if self._names_another(decision, other, rest):
+                decision, utt = other, rest
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         return self._asked_in(clause_before_purpose(utt), decision, utt)
+
+    def _names_another(self, decision: Decision, other: Decision, rest: Utterance) -> bool:
+        """Whether the question without its setting names what is asked better: it answers
+        one of the procedures offered, or it offers others than a procedure the setting
+        alone made the answer ("bố mẹ đi làm ăn xa" is not "khai báo tạm vắng" then), and
+        names the first of them ("khai sinh"), not only a stray word of it ("báo")."""
+        offered = {c.code for c in decision.candidates[:MAX_CLARIFY]}
+        if other.action == "answer":
+            return decision.action == "answer" or other.procedure["code"] in offered
+        if other.action != "clarify" or decision.procedure is None:
+            return False
+        answered = decision.procedure["code"]
+        if answered in {c.code for c in other.candidates}:
+            return False
+        query, total = self._question(rest)
+        first, own = self._by_code[other.candidates[0].code], self._by_code[answered]
+        return self._index.named_not_explained(first, own, query, total) >= RIVAL_NAMED_SHARE
 
     def _asked_in(self, clause: Utterance | None, decision: Decision, utt: Utterance) -> Decision:
         """Ask back when the clause that holds the question names another procedure.

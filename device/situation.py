@@ -198,11 +198,16 @@ def without_unwanted(utt: Utterance) -> Utterance:
         for i in range(1, len(folded) - size + 1):
             if " ".join(folded[i : i + size]) == marker:
                 drop.update(range(_clause_start(folded, i), i + size))
-    if not drop or len(drop) >= len(folded):
+    return without(utt, drop)
+
+
+def without(utt: Utterance, drop: set[int]) -> Utterance:
+    """The utterance without the syllables at `drop`; all of it if that would leave nothing."""
+    if not drop or len(drop) >= len(utt.folded):
         return utt
-    keep = [i for i in range(len(folded)) if i not in drop]
+    keep = [i for i in range(len(utt.folded)) if i not in drop]
     return Utterance(
-        tuple(utt.toned[i] for i in keep), tuple(folded[i] for i in keep), utt.has_tones
+        tuple(utt.toned[i] for i in keep), tuple(utt.folded[i] for i in keep), utt.has_tones
     )
 
 
@@ -222,3 +227,67 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
             continue
         return Utterance(utt.toned[:i], folded[:i], utt.has_tones) if i >= 2 else None
     return None
+
+
+# A paper that one procedure gives and another needs ("giấy xác nhận độc thân" for a
+# marriage), named as needed ("kết hôn có cần giấy xác nhận độc thân không") or as held
+# already ("có giấy xác nhận độc thân rồi thì đăng ký kết hôn nộp cho ai"): the question is
+# about the other procedure. Named as wanted ("xin giấy … để đăng ký kết hôn") it is the
+# paper's own procedure, and nothing here touches it.
+PAPER = "giay"
+NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co phai xin")
+NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
+HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
+YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
+PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
+PAPER_REACH = 6  # syllables of the paper's name, at most
+HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")
+
+
+def _ends_with(words: tuple[str, ...], end: int, markers: tuple[str, ...]) -> bool:
+    """Whether one of the markers is said just before `end`."""
+    return any(words[max(end - len(m.split()), 0) : end] == tuple(m.split()) for m in markers)
+
+
+def papers_held_or_needed(utt: Utterance) -> set[int]:
+    """Where the question names a paper it needs or holds for another procedure: the
+    syllables of that paper's name, which must not decide which procedure is asked."""
+    words = utt.folded
+    drop: set[int] = set()
+    asks_yes_no = bool(YES_NO_ENDS & set(words[-2:]))
+    for start, word in enumerate(words):
+        if word != PAPER or (utt.has_tones and utt.toned[start] != "giấy") or start < 2:
+            continue
+        end = start + 1
+        while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:
+            end += 1
+        held = (
+            _ends_with(words, start, HELD)
+            and HAD_AFTER in words[end : end + HELD_REACH + 1]
+            and not NOT_YET & set(words[max(start - 3, 0) : start])  # "chưa làm giấy hôn thú"
+        )
+        needed = asks_yes_no and _ends_with(words, start, NEEDED)
+        wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
+        if (held or needed) and not wanted and end - start >= 2:
+            drop.update(range(start, end))
+    return drop
+
+
+# Where the villager or their family is ("bố mẹ nó đi làm ăn xa", "con gái đi xuất khẩu lao
+# động") is often why they ask, not what: "bố mẹ đi làm ăn xa, ông bà đi khai sinh thay được
+# không" asks about the birth. Said alone ("đi làm ăn xa có phải báo xã không") it is the
+# absence itself (tạm vắng), and the question without it names nothing else.
+AWAY_FOR_WORK = ("di lam an xa", "di lam xa", "lam an xa", "di xuat khau lao dong")
+AWAY_FOR_WORK += ("xuat khau lao dong", "di lam an", "lam an")
+
+
+def away_for_work(utt: Utterance) -> set[int]:
+    """Where the question says someone is away working: the syllables that say so."""
+    words = utt.folded
+    said: set[int] = set()
+    for phrase in AWAY_FOR_WORK:
+        size = len(phrase.split())
+        for i in range(len(words) - size + 1):
+            if " ".join(words[i : i + size]) == phrase:
+                said.update(range(i, i + size))
+    return said

@@ -35,7 +35,7 @@ def phrases(catalogue: Catalogue) -> list[str]:
     # an event word counts as an emergency with a "now" word, and not with a past one: a
     # recogniser restricted to this list must be able to hear both
     out += list(intents.NOW_CUES) + list(intents.PAST_CUES)
-    out += [word for pair in intents.EMERGENCY_PAIRS.values() for group in pair for word in group]
+    out += [word for _, *pair in intents.EMERGENCY_PAIRS for group in pair for word in group]
     out += intents.YES_PHRASES + intents.NO_PHRASES + NUMBER_WORDS
     seen: set[str] = set()
     unique = []

@@ -263,6 +263,19 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("suoi len to cuon mat hai dua nho roi", "rescue"),
         ("chừ nước lũ vô nhà tới cổ rồi mạ tôi già không chạy được", "rescue"),
         ("ghe chìm ngoài sông mấy người chưa lên tui hông biết bơi", "rescue"),
+        # what is there, and what is happening to it: a pair of words, not one phrase
+        ("lửa ngoài bãi mía bén sang chuồng bò rồi", "fire"),
+        ("ông hàng xóm nằm ngoài vườn kêu mãi hổng tỉnh", "medical"),
+        ("thằng nhỏ níu phải cái dây điện ngoài ngõ", "medical"),
+        ("co nguoi nam up mat duoi muong", "medical"),
+        ("có thằng lạ đang cạy cửa nhà bà cụ bên cạnh", "police"),
+        ("nước sông lên ngập mái rồi cả nhà đang trên nóc", "rescue"),
+        ("xuồng của ba tui trôi dạt ngoài cửa biển", "rescue"),
+        # past, but still out there: the cry outweighs "từ hôm qua"
+        ("ghe chồng tui hư máy trôi ngoài khơi mất liên lạc từ hôm qua", "rescue"),
+        ("bà không thấy thở nữa", "medical"),
+        ("con tôi nuốt nhầm mấy viên thuốc của ông", "medical"),
+        ("ba tui té xuống ao hổng thấy trồi lên", "medical"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -320,6 +333,15 @@ def test_emergencies_as_people_shout_them(text, kind):
         "con tôi đi bắt con cá",
         "giấy khai sinh bị lũ cuốn mất thì làm lại ở đâu",
         "khai sanh hoi xua bi lut cuon mat ma o xa cung hong con luu gio man lai sao",
+        # the pairs must not fire on ordinary talk
+        "sáng gọi con không dậy đi học muộn",  # a child asleep, not someone unconscious
+        "cầm hồ sơ xin kéo dây điện vào nhà",
+        "tôi đi nước ngoài qua đầu năm mới về",
+        "nhà tôi có người lạ đến ở trọ thì khai báo tạm trú ở đâu",
+        "mấy thằng nhỏ kéo nhau đi chơi",
+        "tàu cá bị hư máy muốn vay tiền sửa thì làm ở mô",
+        "ghe tôi trôi mất hồi năm ngoái có được hỗ trợ không",
+        "mẹ em là người tày em muốn đổi dân tộc theo mẹ",  # "là người", not "lả người"
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

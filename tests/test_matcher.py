@@ -7,7 +7,9 @@ from hoixa.contract.catalogue import load_default
 from hoixa.device.intents import Utterance
 from hoixa.device.matcher import Matcher, phrase_age_limits, question_ages
 from hoixa.device.situation import (
+    away_for_work,
     clause_before_purpose,
+    papers_held_or_needed,
     registered_thing,
     reregistered_thing,
     says_record_lost,
@@ -560,3 +562,89 @@ def test_a_lost_record_is_registered_again_not_copied_or_registered_first(shippe
 def test_toneless_lay_is_taking_not_again(shipped):
     decision = shipped.match("khai tu thi bao lau moi lay duoc giay")  # "lấy", not "lại"
     assert decision.candidates[0].code == "1.000656"
+
+
+@pytest.mark.parametrize(
+    ("question", "paper"),
+    [
+        ("kết hôn có cần giấy xác nhận độc thân không", "giấy xác nhận độc thân"),
+        (
+            "đăng ký kết hôn thì có phải xin giấy xác nhận độc thân trước không",
+            "giấy xác nhận độc thân",
+        ),
+        ("hai đứa có giấy xác nhận độc thân rồi thì kết hôn ở đâu", "giấy xác nhận độc thân"),
+        (
+            "đã xin giấy xác nhận độc thân ở quê vợ rồi giờ đi kết hôn",
+            "giấy xác nhận độc thân",
+        ),
+        # wanted, not needed or held: the paper's own procedure
+        ("xin giấy xác nhận độc thân để kết hôn", ""),
+        ("em cần giấy xác nhận độc thân để đi làm hồ sơ kết hôn", ""),
+        # never had: "chưa làm giấy hôn thú mà có em bé rồi"
+        ("tui với ảnh chưa làm giấy hôn thú mà có em bé rồi khai sanh cho nó", ""),
+        # a statement, not a question about what is needed
+        ("kết hôn cần giấy xác nhận độc thân", ""),
+    ],
+)
+def test_papers_held_or_needed_are_found(question, paper):
+    utt = Utterance.of(question)
+    assert " ".join(utt.toned[i] for i in sorted(papers_held_or_needed(utt))) == paper
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        ("chu di dang ky ket hon thi co can giay xac nhan doc than khong", "1.000894"),
+        ("ừm hai đứa em có giấy xác nhận độc thân rồi thì đăng ký kết hôn nộp cho ai", "1.000894"),
+        ("xin giấy xác nhận độc thân để đi đăng ký kết hôn ở tỉnh khác", "1.004873"),
+        (
+            "con tôi bị khuyết tật nặng đã có giấy xác nhận rồi giờ xin trợ cấp hằng tháng",
+            "1.001776",
+        ),
+    ],
+)
+def test_a_paper_needed_or_held_is_not_what_is_asked(shipped, question, code):
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == code
+
+
+def test_away_for_work_finds_the_absence():
+    utt = Utterance.of("bố mẹ nó đi làm ăn xa thì ông bà đi khai sinh thay được không")
+    assert [utt.toned[i] for i in sorted(away_for_work(utt))] == ["đi", "làm", "ăn", "xa"]
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # the absence is why they ask, the birth is what
+        (
+            "chồng tôi đi làm ăn xa ở bình dương tôi ở nhà một mình mới sinh cháu thứ hai tôi "
+            "có tự đi đăng ký khai sinh cho cháu được không",
+            "1.001193",
+        ),
+        (
+            "dạ bố mẹ thằng bé đi làm ăn xa bỏ nó lại cho bà thì bà có đăng ký giám hộ được không",
+            "1.004837",
+        ),
+        # said alone, the absence is what is asked: tạm vắng
+        ("tôi đi làm ăn xa mấy tháng thì có phải khai báo tạm vắng không", "1.003677"),
+        ("con trai tôi đi vào nam làm ăn cả năm có phải báo xã không", "1.003677"),
+    ],
+)
+def test_someone_away_for_work_is_the_setting_not_the_question(shipped, question, code):
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == code
+
+
+def test_a_procedure_named_beside_the_absence_is_offered_not_the_absence(shipped):
+    question = "bo me chau di lam an xa ong ba noi di lam khai sinh thay cho chau duoc khong"
+    decision = shipped.match(question)
+    assert decision.action == "clarify" and decision.candidates[0].code == "1.001193"
+    assert "1.003677" not in [c.code for c in decision.candidates]  # not khai báo tạm vắng
+
+
+def test_adoption_said_as_taking_a_child_in_is_not_a_parent_recognised(shipped):
+    decision = shipped.match(
+        "vợ chồng tôi muốn nhận con của em gái làm con nuôi thì làm thủ tục gì"
+    )
+    assert decision.action != "answer"  # was answered "nhận cha, mẹ, con" before the alias
