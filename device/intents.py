@@ -889,6 +889,15 @@ EMERGENCY_PHRASES["medical"] += (
     "lả đi rồi",  # not "lả đi" or "lả người": "là đi", "là người tày" sound the same
     "lả người đi",
 )
+# Round 16 (heldout24–25): collapse said as what is seen.
+EMERGENCY_PHRASES["medical"] += (
+    "nằm gục",
+    "gục xuống",
+    "không ai dậy",
+    "chẳng ai dậy",
+    "ôm ngực",
+    "lăn ra đất",
+)
 EMERGENCY_PHRASES["rescue"] += (
     "không thấy trồi lên",
     "hổng thấy trồi lên",
@@ -991,8 +1000,71 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "gọi mấy",
             "kêu mãi",
             "kêu hoài",
+            "kêu răng",
+            "kêu rứa",
+            "gọi răng",
         ),
-        ("không dậy", "hổng dậy", "chẳng dậy", "không tỉnh", "hổng tỉnh", "chẳng tỉnh"),
+        # "dạ", "thưa" answer a person, not a telephone: "gọi mãi không trả lời" may be the
+        # commune's switchboard
+        (
+            "không dậy",
+            "hổng dậy",
+            "chẳng dậy",
+            "không tỉnh",
+            "hổng tỉnh",
+            "chẳng tỉnh",
+            "không dạ",
+            "hông dạ",
+            "chẳng dạ",
+            "không thưa",
+            "hông thưa",
+        ),
+    ),
+    # "té trong nhà tắm kêu hông trả lời", "nằm dưới mương không nhúc nhích"
+    (
+        "medical",
+        (
+            "té",
+            "ngã",
+            "gục",
+            "lăn ra",
+            "xỉu",
+            "ngất",
+            "nằm im",
+            "nằm gục",
+            "nằm dưới",
+            "nằm giữa",
+            "nằm ngoài",
+            "nằm trong",
+            "nằm đó",
+            "nằm đấy",
+            "nằm dài",
+        ),
+        (
+            "không trả lời",
+            "hông trả lời",
+            "hổng trả lời",
+            "không nhúc nhích",
+            "hông nhúc nhích",
+            "không cựa",
+            "không động đậy",
+            "im re",
+            "không dạ",
+            "hông dạ",
+            "không thở",
+        ),
+    ),
+    # "ôm ngực kêu đau rồi lăn ra đất"
+    (
+        "medical",
+        ("ôm ngực", "đau ngực", "tức ngực", "ôm bụng"),
+        ("lăn ra", "ngã", "té", "gục", "xỉu", "ngất", "lịm", "khó thở", "vã mồ hôi"),
+    ),
+    # "bị người ta bế lên xe chạy mất rồi"
+    (
+        "police",
+        ("bế", "bắt", "kéo", "lôi", "ẵm", "dắt"),
+        ("chạy mất", "phóng mất", "chạy đi mất", "chở đi mất", "phóng đi mất", "mất tiêu"),
     ),
     # "có đứa dính vào dây điện", "chạm phải ổ điện"
     (
@@ -1009,7 +1081,18 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # "người lạ trèo vào nhà", "thằng lạ kéo con bé lên xe"
     (
         "police",
-        ("người lạ", "thằng lạ", "kẻ lạ", "đứa lạ", "tên lạ", "bọn lạ"),
+        (
+            "người lạ",
+            "thằng lạ",
+            "kẻ lạ",
+            "đứa lạ",
+            "tên lạ",
+            "bọn lạ",
+            "cha lạ",
+            "ông lạ",
+            "lạ mặt",
+            "lạ hoắc",
+        ),
         ("kéo", "lôi", "bế", "bắt", "trèo", "leo", "cạy", "lục", "đột nhập", "xông"),
     ),
     # "nước lên tới nóc", "lũ ngang ngực rồi"
@@ -1094,6 +1177,8 @@ NOW_CUES = (
     "có người ở trong",
     "người chưa lên",
     "răng đây",  # Central "what now"
+    "răng chừ",
+    "chừ răng",
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
 PAST_CUES = (

@@ -161,6 +161,7 @@ def clause_after_done(utt: Utterance) -> Utterance | None:
 NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": "ra khỏi hộ khẩu"
 NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
 LATER = ("de sau", "de lam sau", "de man sau", "lam sau", "man sau", "tinh sau")  # not now
+LATER += ("thi chua lam", "thi chua man")  # "hộ khẩu thì chưa làm"
 CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
 
 
@@ -244,14 +245,20 @@ PAPER_REACH = 6  # syllables of the paper's name, at most
 HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")
 
 
-def _ends_with(words: tuple[str, ...], end: int, markers: tuple[str, ...]) -> bool:
-    """Whether one of the markers is said just before `end`."""
-    return any(words[max(end - len(m.split()), 0) : end] == tuple(m.split()) for m in markers)
+def _marker_before(words: tuple[str, ...], end: int, markers: tuple[str, ...]) -> int:
+    """How many syllables of the longest marker said just before `end` (0: none)."""
+    sizes = [
+        len(m.split())
+        for m in markers
+        if words[max(end - len(m.split()), 0) : end] == tuple(m.split())
+    ]
+    return max(sizes, default=0)
 
 
 def papers_held_or_needed(utt: Utterance) -> set[int]:
     """Where the question names a paper it needs or holds for another procedure: the
-    syllables of that paper's name, which must not decide which procedure is asked."""
+    syllables of that paper's name and of the words that say so ("có cần", "đã xin"),
+    which must not decide which procedure is asked."""
     words = utt.folded
     drop: set[int] = set()
     asks_yes_no = bool(YES_NO_ENDS & set(words[-2:]))
@@ -261,15 +268,16 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
         end = start + 1
         while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:
             end += 1
-        held = (
-            _ends_with(words, start, HELD)
-            and HAD_AFTER in words[end : end + HELD_REACH + 1]
+        held = _marker_before(words, start, HELD)
+        if not (
+            HAD_AFTER in words[end : end + HELD_REACH + 1]
             and not NOT_YET & set(words[max(start - 3, 0) : start])  # "chưa làm giấy hôn thú"
-        )
-        needed = asks_yes_no and _ends_with(words, start, NEEDED)
+        ):
+            held = 0
+        needed = _marker_before(words, start, NEEDED) if asks_yes_no else 0
         wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
         if (held or needed) and not wanted and end - start >= 2:
-            drop.update(range(start, end))
+            drop.update(range(start - max(held, needed), end))
     return drop
 
 

@@ -276,6 +276,14 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("bà không thấy thở nữa", "medical"),
         ("con tôi nuốt nhầm mấy viên thuốc của ông", "medical"),
         ("ba tui té xuống ao hổng thấy trồi lên", "medical"),
+        # someone down and not answering, however it is said
+        ("mệ té trong nhà tắm nằm im re kêu hoài chừ không trả lời", "medical"),
+        ("co nguoi nam duoi muong khong nhuc nhich", "medical"),
+        ("o oi ong noi nga ngoai vuon keu rang cung khong da", "medical"),
+        ("ông già tui ôm ngực kêu đau quá rồi lăn ra đất rồi chú ơi", "medical"),
+        ("con tau tím hết môi rồi hắn không khóc chi hết răng chừ", "medical"),
+        ("có đứa nhỏ bị người ta bế lên xe chạy mất rồi", "police"),
+        ("có thằng cha lạ leo rào vô nhà tui", "police"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -342,6 +350,12 @@ def test_emergencies_as_people_shout_them(text, kind):
         "tàu cá bị hư máy muốn vay tiền sửa thì làm ở mô",
         "ghe tôi trôi mất hồi năm ngoái có được hỗ trợ không",
         "mẹ em là người tày em muốn đổi dân tộc theo mẹ",  # "là người", not "lả người"
+        "đơn của tôi nằm đó mấy tháng mà xã không trả lời",
+        "bà tôi bế cháu lên xe đi khám",
+        "tôi gọi mãi số của xã mà không ai trả lời",  # a telephone, not a person
+        "người lạ mặt đến thuê nhà có phải khai báo tạm trú",
+        "tôi đau ngực mấy tháng nay đi khám thì làm bảo hiểm ở đâu",
+        "giờ răng chừ giấy khai sinh bị rách",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
