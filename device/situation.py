@@ -162,6 +162,7 @@ NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": 
 NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
 LATER = ("de sau", "de lam sau", "de man sau", "lam sau", "man sau", "tinh sau")  # not now
 LATER += ("thi chua lam", "thi chua man")  # "hộ khẩu thì chưa làm"
+NOT_LATER_AFTER = "nay"  # "để sau này xin hộ nghèo": a purpose, not "later"
 CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
 
 
@@ -197,7 +198,9 @@ def without_unwanted(utt: Utterance) -> Utterance:
     for marker in LATER:  # "hộ khẩu để mần sau"
         size = len(marker.split())
         for i in range(1, len(folded) - size + 1):
-            if " ".join(folded[i : i + size]) == marker:
+            if " ".join(folded[i : i + size]) != marker:
+                continue
+            if folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
                 drop.update(range(_clause_start(folded, i), i + size))
     return without(utt, drop)
 
@@ -235,7 +238,7 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 # already ("có giấy xác nhận độc thân rồi thì đăng ký kết hôn nộp cho ai"): the question is
 # about the other procedure. Named as wanted ("xin giấy … để đăng ký kết hôn") it is the
 # paper's own procedure, and nothing here touches it.
-PAPER = "giay"
+PAPERS = {"giay": "giấy", "so": "sổ"}  # a paper, a book ("có cần sổ đỏ nhà tui không")
 NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co phai xin")
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
@@ -263,7 +266,7 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
     drop: set[int] = set()
     asks_yes_no = bool(YES_NO_ENDS & set(words[-2:]))
     for start, word in enumerate(words):
-        if word != PAPER or (utt.has_tones and utt.toned[start] != "giấy") or start < 2:
+        if word not in PAPERS or (utt.has_tones and utt.toned[start] != PAPERS[word]) or start < 2:
             continue
         end = start + 1
         while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:

@@ -32,7 +32,8 @@ class Promise:
     # the 27 questions an earlier set already had left one procedure with 3, one common with 8)
     # (heldout12 to heldout27 promised 5 and 10; removing the repeats of earlier sets left
     # 4 and 9, heldout18 8 for two common procedures, heldout19 2 for gia hạn tạm trú,
-    # heldout22 3 for three procedures, heldout25 3 for chứng thực di chúc, heldout27 3 for hộ kinh doanh)
+    # heldout22 3 for three procedures, heldout25 3 for chứng thực di chúc, heldout27 3
+    # for hộ kinh doanh)
     per_procedure: int = 4
 
 

@@ -284,6 +284,11 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("con tau tím hết môi rồi hắn không khóc chi hết răng chừ", "medical"),
         ("có đứa nhỏ bị người ta bế lên xe chạy mất rồi", "police"),
         ("có thằng cha lạ leo rào vô nhà tui", "police"),
+        ("có người nằm ở bờ mương gọi không thưa người lạnh ngắt", "medical"),
+        ("dạ dạ có thằng lạ ẵm con tui chạy ra ngoài đường rồi", "police"),
+        ("thằng bé nhà em ra suối tắm giờ không thấy đâu", "rescue"),
+        ("trong xưởng có người bị máy cuốn tay vào", "medical"),
+        ("đá với đất trên đồi đổ ụp xuống rồi còn người ở trong", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -356,6 +361,8 @@ def test_emergencies_as_people_shout_them(text, kind):
         "người lạ mặt đến thuê nhà có phải khai báo tạm trú",
         "tôi đau ngực mấy tháng nay đi khám thì làm bảo hiểm ở đâu",
         "giờ răng chừ giấy khai sinh bị rách",
+        "lương hưu của bố cháu tháng này sao chưa thấy về",  # money late, not a person
+        "con tôi ra sông tắm về rồi",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
