@@ -383,7 +383,9 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "bị hành hung",
         "đột nhập",
         "đâm nhau",
-        "giật túi",
+        "bị giật túi",  # not "giật túi": toneless "dat tui" is "đất tui" (my land)
+        "giật túi xách",
+        "giật mất túi",
         "giật đồ",
         "giật điện thoại",
         "trấn lột",
@@ -904,6 +906,18 @@ EMERGENCY_PHRASES["medical"] += (
 )
 EMERGENCY_PHRASES["rescue"] += ("dép nổi", "đổ ụp xuống", "lấp mất nhà", "vùi mất nhà")
 EMERGENCY_PHRASES["rescue"] += ("đổ ầm xuống", "vùi mất")  # round 18 (heldout28–29)
+# Round 19 (heldout30–31): a vehicle gone over the edge, a tree fallen on someone, a thief
+# heard from a hiding place.
+EMERGENCY_PHRASES["rescue"] += ("lao xuống vực", "rơi xuống vực", "lật xuống vực", "xuống vực")
+EMERGENCY_PHRASES["medical"] += ("đè lên người", "đè trúng người", "không cục cựa", "hổng cục cựa")
+# not "cạy tủ" alone: a misheard "khai tử" ("khay tu") sounds the same
+EMERGENCY_PHRASES["police"] += (
+    "trèo vô nhà",
+    "leo vô nhà",
+    "leo vào nhà",
+    "đang cạy tủ",
+    "cạy két",
+)
 EMERGENCY_PHRASES["medical"] += (
     "nằm gục",
     "gục xuống",
@@ -1150,6 +1164,9 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("bếp", "bình ga", "nhà bếp", "trong bếp", "ống ga"),
         ("xì xì", "trứng thối", "mùi ga", "mùi gas", "nghe mùi ga"),
     ),
+    # "có thằng giật túi của bà già": not the phrase "giật túi", as toneless "dat tui" is
+    # "đất tui" (my land) by sound
+    ("police", ("giật", "giựt"), ("túi", "túi xách", "giỏ", "ví", "dây chuyền", "bông tai")),
     # "thằng cu đi lạc ngoài chợ", not "bò nhà tui đi lạc"
     (
         "police",
@@ -1186,6 +1203,11 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
+# Pairs heard through a misheard initial ("dật túi" for "giật túi"): only with tones, since
+# without them "dat tui" is as often "đất tui" (my land).
+TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("police", ("dật", "dựt"), ("túi", "túi xách", "giỏ", "ví", "dây chuyền", "bông tai")),
+)
 
 NOW_CUES = (
     "đang",
@@ -1572,6 +1594,13 @@ _PAIRS = tuple(
     )
     for kind, first, second in EMERGENCY_PAIRS
 )
+_TONED_PAIRS = tuple(
+    (
+        compile_phrases({kind: first}, by_sound=False, forgive_tones=False),
+        compile_phrases({kind: second}, by_sound=False, one_said_exactly=True),
+    )
+    for kind, first, second in TONED_PAIRS
+)
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
@@ -1753,7 +1782,7 @@ def detect_emergency(utt: Utterance) -> str | None:
 def _paired(utt: Utterance) -> list[PhraseHit]:
     """Hits of EMERGENCY_PAIRS: the second word at most PAIR_WINDOW syllables after the first."""
     out = []
-    for first, second in _PAIRS:
+    for first, second in _PAIRS + (_TONED_PAIRS if utt.has_tones else ()):
         for a in find_phrases(utt, first):
             out += [a for b in find_phrases(utt, second) if 0 <= b.start - a.end <= PAIR_WINDOW][:1]
     return out

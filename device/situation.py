@@ -245,6 +245,7 @@ HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "
 YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
 PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
 PAPER_REACH = 6  # syllables of the paper's name, at most
+CLASSIFIERS = frozenset(("cai", "to", "ban", "cuon", "mot"))  # "cái giấy", "tờ giấy", "một bản"
 HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")
 
 
@@ -271,16 +272,19 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
         end = start + 1
         while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:
             end += 1
-        held = _marker_before(words, start, HELD)
+        said = start  # "có phải xin cái giấy …": a classifier between the marker and the paper
+        while said > 0 and words[said - 1] in CLASSIFIERS:
+            said -= 1
+        held = _marker_before(words, said, HELD)
         if not (
             HAD_AFTER in words[end : end + HELD_REACH + 1]
             and not NOT_YET & set(words[max(start - 3, 0) : start])  # "chưa làm giấy hôn thú"
         ):
             held = 0
-        needed = _marker_before(words, start, NEEDED) if asks_yes_no else 0
+        needed = _marker_before(words, said, NEEDED) if asks_yes_no else 0
         wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
         if (held or needed) and not wanted and end - start >= 2:
-            drop.update(range(start - max(held, needed), end))
+            drop.update(range(said - max(held, needed), end))
     return drop
 
 

@@ -296,6 +296,10 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("trong bếp cứ xì xì mùi hôi như trứng thối", "fire"),
         ("thằng cu nhà tui đi lạc ngoài chợ", "police"),
         ("thằng bé nhảy xuống ao mãi không thấy ngoi lên", "rescue"),
+        ("xe khách lao xuống vực ở đèo nghe la hét dữ lắm", "rescue"),
+        ("có người trèo vô nhà tau đang cạy tủ", "police"),
+        ("cái cây dừa ngã đè lên người thằng em tui nó hổng cục cựa", "medical"),
+        ("có thằng giật túi của bà già rồi chạy mất", "police"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -373,6 +377,8 @@ def test_emergencies_as_people_shout_them(text, kind):
         "bò nhà tui đi lạc mấy bữa nay ai thấy hông",  # a cow, not a child
         "nước giếng nhà tôi có mùi trứng thối",  # the well, not gas in the kitchen
         "nhà bị cháy khói đen hết giờ xin hỗ trợ",  # the aftermath: a procedure
+        "tien thue dat nha tui nam nay dong o dau",  # "đất tui", not "giật túi"
+        "ba tui mat o benh vien thi khay tu o dau",  # "khai tử" misheard, not "cạy tủ"
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
