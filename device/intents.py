@@ -1855,7 +1855,13 @@ def category_hits(utt: Utterance) -> list[PhraseHit]:
 
 def remove_span(utt: Utterance, *hits: PhraseHit) -> Utterance:
     """The utterance without the syllables of the hits (e.g. the category questions)."""
-    keep = [i for i in range(len(utt)) if not any(h.start <= i < h.end for h in hits)]
+    return remove_at(utt, {i for h in hits for i in range(h.start, h.end)})
+
+
+def remove_at(utt: Utterance, drop: set[int]) -> Utterance:
+    """The utterance without the syllables at `drop` (nothing left if all are dropped: a
+    question that is only "cần giấy tờ gì" names no procedure)."""
+    keep = [i for i in range(len(utt)) if i not in drop]
     return Utterance(
         tuple(utt.toned[i] for i in keep), tuple(utt.folded[i] for i in keep), utt.has_tones
     )

@@ -25,7 +25,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from hoixa.contract.catalogue import Catalogue, Procedure, Referral, spoken_name
-from hoixa.device.intents import Utterance, category_hits, detect_emergency
+from hoixa.device.intents import (
+    Utterance,
+    category_hits,
+    detect_emergency,
+    remove_at,
+    remove_span,
+)
 from hoixa.device.phrase_index import PhraseIndex, QueryTerm
 from hoixa.device.situation import (
     COPYING,
@@ -40,7 +46,6 @@ from hoixa.device.situation import (
     says_record_lost,
     things_done,
     things_never_done,
-    without,
     without_unwanted,
 )
 from hoixa.device.synonyms import official_words
@@ -658,14 +663,14 @@ class Matcher:
         # ("làm căn cước ở đâu, mất bao lâu").
         asked = category_hits(utt)
         category = asked[0].key if asked else None
-        asked_at = {i for hit in asked for i in range(hit.start, hit.end)}
-        utt, heard = without_unwanted(without(utt, asked_at)), utt
+        utt, heard = without_unwanted(remove_span(utt, *asked)), utt
         decision = self.decide(text, self.rank(utt), category)
         # "kết hôn có cần giấy xác nhận độc thân không": the paper is not what is asked;
         # "bố mẹ đi làm ăn xa, ông bà đi khai sinh thay được không": nor is the absence.
         setting = papers_held_or_needed(heard) | away_for_work(heard)
         if setting and decision.action in ("answer", "clarify"):
-            rest = without_unwanted(without(heard, asked_at | setting))
+            asked_at = {i for hit in asked for i in range(hit.start, hit.end)}
+            rest = without_unwanted(remove_at(heard, asked_at | setting))
             other = self.decide(text, self.rank(rest), category)
             if self._names_another(decision, other, rest):
                 decision, utt = other, rest

@@ -12,7 +12,7 @@ nhập khẩu"). These functions read those from the recognised words; the match
 from __future__ import annotations
 
 from hoixa.contract.catalogue import Procedure, spoken_name
-from hoixa.device.intents import Utterance
+from hoixa.device.intents import Utterance, remove_at
 from hoixa.vietnamese import fold
 
 # A procedure for the first time, and words that say it is not the first time.
@@ -141,16 +141,17 @@ def things_done(utt: Utterance) -> set[tuple[str, str]]:
 DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xong thi")
 
 
+def _said_at(words: tuple[str, ...], phrase: str) -> list[int]:
+    """Where the folded phrase ("roi thi") starts among the folded words."""
+    size = len(phrase.split())
+    return [i for i in range(len(words) - size + 1) if " ".join(words[i : i + size]) == phrase]
+
+
 def clause_after_done(utt: Utterance) -> Utterance | None:
     """The words after the last "rồi thì" / "xong thì" (or the like), when there are enough
     of them to name a procedure."""
     folded = utt.folded
-    ends = [
-        i + len(marker.split())
-        for marker in DONE_THEN
-        for i in range(len(folded))
-        if " ".join(folded[i : i + len(marker.split())]) == marker
-    ]
+    ends = [i + len(marker.split()) for marker in DONE_THEN for i in _said_at(folded, marker)]
     if not ends or len(folded) - max(ends) < 2:
         return None
     start = max(ends)
@@ -183,9 +184,7 @@ def without_unwanted(utt: Utterance) -> Utterance:
     drop: set[int] = set()
     for marker in NOT_NEEDED:
         size = len(marker.split())
-        for i in range(len(folded) - size + 1):
-            if " ".join(folded[i : i + size]) != marker:
-                continue
+        for i in _said_at(folded, marker):
             first = end = i + size
             while end < len(folded) and end - first < NOT_NEEDED_REACH:
                 if folded[end] in CLAUSE_BREAKS:
@@ -197,22 +196,12 @@ def without_unwanted(utt: Utterance) -> Utterance:
                 drop.update(range(_clause_start(folded, i - 1), i + size))
     for marker in LATER:  # "hộ khẩu để mần sau"
         size = len(marker.split())
-        for i in range(1, len(folded) - size + 1):
-            if " ".join(folded[i : i + size]) != marker:
-                continue
-            if folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
+        for i in _said_at(folded, marker):
+            if i >= 1 and folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
                 drop.update(range(_clause_start(folded, i), i + size))
-    return without(utt, drop)
-
-
-def without(utt: Utterance, drop: set[int]) -> Utterance:
-    """The utterance without the syllables at `drop`; all of it if that would leave nothing."""
-    if not drop or len(drop) >= len(utt.folded):
-        return utt
-    keep = [i for i in range(len(utt.folded)) if i not in drop]
-    return Utterance(
-        tuple(utt.toned[i] for i in keep), tuple(utt.folded[i] for i in keep), utt.has_tones
-    )
+    if not drop or len(drop) >= len(folded):
+        return utt  # "không cần": nothing would be left
+    return remove_at(utt, drop)
 
 
 # "… để …": what is asked comes before, the purpose after ("tách hộ để được xét hộ nghèo").
@@ -298,11 +287,9 @@ AWAY_FOR_WORK += ("xuat khau lao dong", "di lam an", "lam an")
 
 def away_for_work(utt: Utterance) -> set[int]:
     """Where the question says someone is away working: the syllables that say so."""
-    words = utt.folded
-    said: set[int] = set()
-    for phrase in AWAY_FOR_WORK:
-        size = len(phrase.split())
-        for i in range(len(words) - size + 1):
-            if " ".join(words[i : i + size]) == phrase:
-                said.update(range(i, i + size))
-    return said
+    return {
+        i + k
+        for phrase in AWAY_FOR_WORK
+        for i in _said_at(utt.folded, phrase)
+        for k in range(len(phrase.split()))
+    }

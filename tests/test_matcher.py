@@ -662,6 +662,13 @@ def test_a_procedure_named_beside_the_absence_is_offered_not_the_absence(shipped
     assert "1.003677" not in [c.code for c in decision.candidates]  # not khai báo tạm vắng
 
 
+@pytest.mark.parametrize("question", ["cần giấy tờ gì", "mất bao lâu", "thủ tục thế nào"])
+def test_a_way_of_asking_alone_names_no_procedure(shipped, question):
+    decision = shipped.match(question)
+    assert decision.action == "not_found" and decision.category is not None
+    assert decision.candidates == ()
+
+
 def test_adoption_said_as_taking_a_child_in_is_not_a_parent_recognised(shipped):
     decision = shipped.match(
         "vợ chồng tôi muốn nhận con của em gái làm con nuôi thì làm thủ tục gì"
