@@ -1005,6 +1005,69 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "sụt",
     ),
 }
+# What a frightened person describes instead of naming the emergency: a body that does not
+# move, a face gone blue, earth over a house, a boat turned over, people not found. One such
+# word may mean anything ("lật" a page, "trôi" time, "kẹt" money); two different ones, or
+# one with an event word, in a question that names no procedure tell of harm happening now.
+DISTRESS_SIGNS: dict[str, tuple[str, ...]] = {
+    "fire": ("phựt", "bùng", "bốc", "cháy rụi", "khét"),
+    "medical": (
+        "nằm im",
+        "nằm sấp",
+        "nằm ngửa",
+        "im re",
+        "không cựa",
+        "hổng cựa",
+        "không nhúc nhích",
+        "cứng đơ",
+        "co quắp",
+        "nói ngọng",
+        "méo miệng",
+        "méo mồm",
+        "líu lưỡi",
+        "sưng",
+        "sưng vù",
+        "tím bầm",
+        "tím tái",
+        "tái mét",
+        "trắng bệch",
+        "sùi bọt",
+        "lả",
+        "mê man",
+        "thở dốc",
+        "khò khè",
+        "đau dữ",
+        "đau bụng dữ",
+        "đau dữ dội",
+        "quằn quại",
+        "ra máu",
+        "đập đầu",
+        "gãy",
+        "trượt",
+        "lịm",
+    ),
+    "rescue": (
+        "mắc kẹt",
+        "tuột xuống",
+        "sụp",
+        "lấp",
+        "vùi",
+        "cuốn",
+        "cuốn trôi",
+        "trôi",
+        "đổ sập",
+        "chưa thấy",
+        "mất tích",
+    ),
+    "police": ("kêu cứu", "la làng", "đánh", "hành hung"),
+}
+# A nuisance that comes back ("đốt rơm khói bay sang ngày nào cũng thế") or harm that did
+# not happen ("có người trượt ngã, may mà không ai bị gì") is no emergency.
+HARMLESS_CUES = ("ngày nào cũng", "hôm nào cũng", "lúc nào cũng", "suốt ngày", "thường xuyên")
+HARMLESS_CUES += ("hay bị", "tối nào cũng", "đêm nào cũng", "năm nào cũng", "mùa nào cũng")
+HARMLESS_CUES += ("may mà", "may là", "không ai bị", "hổng ai bị", "không sao", "hông sao")
+DISTRESS_MIN_SIGNS = 2  # different words; toneless speech needs one more
+
 # Words that mean danger together, the second soon after the first: gas, then a leak ("bình
 # ga nhà tôi bị xì", "khí ga rò rỉ trong bếp"). Either alone is ordinary ("ga tàu", "xe bị
 # xì lốp"); the other order is in the phrases ("rò rỉ ga", "xì ga"). A frightened person
@@ -1194,6 +1257,12 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "ôn",
         ),
         ("đi lạc", "lạc mất", "bị lạc"),
+    ),
+    # "bà bầu phòng trọ bên cạnh đau bụng dữ lắm, máu ra ướt hết quần"
+    (
+        "medical",
+        ("bà bầu", "có bầu", "mang bầu", "mang thai", "có thai", "đang bầu", "bụng bầu"),
+        ("ra máu", "máu ra", "chảy máu", "đau bụng", "vỡ ối", "đau đẻ", "ngất", "xỉu"),
     ),
     # "ghe chồng tui hư máy trôi ngoài khơi"
     (
@@ -1800,6 +1869,41 @@ def _two_events(utt: Utterance) -> list[PhraseHit]:
         if len(words) >= 2:
             return [h for h in hits if h.key == kind]
     return []
+
+
+# Without tones these are far more often everyday words: "ket" is "kết" (kẹt), "bong"
+# "bóng" (bỏng), "te" "tế" (té), "ban" "bạn" (bắn), "troi" "trời" (trôi), "mua" "mua" (mửa).
+_UNTONED_NOT_SIGNS = _UNTONED_NOT_EVENTS | {"ket", "bong", "te", "ban", "la", "danh", "dam"}
+_UNTONED_NOT_SIGNS |= {"troi", "mua", "sung", "dot", "lap", "bung", "boc", "tai"}
+_HARMLESS = compile_phrases({"harmless": HARMLESS_CUES}, by_sound=False)
+_DISTRESS = compile_phrases(
+    {kind: EMERGENCY_EVENTS.get(kind, ()) + signs for kind, signs in DISTRESS_SIGNS.items()},
+    by_sound=False,
+)
+
+
+def detect_distress(utt: Utterance) -> str | None:
+    """The kind of an emergency described but not named, for a question that names no
+    procedure: "mạ tui trượt cầu thang đầu đập xuống nền chừ nằm im". Several signs of harm
+    (DISTRESS_SIGNS, EMERGENCY_EVENTS) must be heard; the kind most of them tell is the
+    number to call. A procedure's words or a past event veto it, as in detect_emergency."""
+    hits = [
+        h
+        for h in find_phrases(utt, _DISTRESS)
+        if utt.has_tones or h.end - h.start > 1 or utt.folded[h.start] not in _UNTONED_NOT_SIGNS
+    ]
+    signs = {utt.folded[h.start : h.end] for h in hits}
+    if len(signs) < DISTRESS_MIN_SIGNS + (not utt.has_tones):
+        return None
+    split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)  # "đượchỗ trợ"
+    if _has(utt, _CONTEXT) or (split is not utt and _has(split, _CONTEXT, tones_kept=False)):
+        return None
+    if _has(utt, _HARMLESS):
+        return None
+    if _has(utt, _PAST) and not _has(utt, _URGENT):
+        return None
+    kinds = [h.key for h in hits]
+    return max(kinds, key=lambda kind: (kinds.count(kind), -kinds.index(kind)))
 
 
 def _now(utt: Utterance) -> bool:

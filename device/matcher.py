@@ -28,6 +28,7 @@ from hoixa.contract.catalogue import Catalogue, Procedure, Referral, spoken_name
 from hoixa.device.intents import (
     Utterance,
     category_hits,
+    detect_distress,
     detect_emergency,
     remove_at,
     remove_span,
@@ -675,7 +676,13 @@ class Matcher:
             if self._names_another(decision, other, rest):
                 decision, utt = other, rest
         decision = self._asked_in(clause_after_done(utt), decision, utt)
-        return self._asked_in(clause_before_purpose(utt), decision, utt)
+        decision = self._asked_in(clause_before_purpose(utt), decision, utt)
+        if decision.action == "not_found" and decision.referral is None:
+            # Nothing the box handles was asked: harm described, not named, is an emergency.
+            distress = detect_distress(heard)
+            if distress:
+                return Decision(text, "emergency", emergency=distress)
+        return decision
 
     def _names_another(self, decision: Decision, other: Decision, rest: Utterance) -> bool:
         """Whether the question without its setting names what is asked better: it answers

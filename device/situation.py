@@ -11,6 +11,8 @@ nhập khẩu"). These functions read those from the recognised words; the match
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hoixa.contract.catalogue import Procedure, spoken_name
 from hoixa.device.intents import Utterance, remove_at
 from hoixa.vietnamese import fold
@@ -232,6 +234,7 @@ NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co ph
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
 YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
+EITHER = "hay"  # "… trước không hay xã tự tra được"
 PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
 PAPER_REACH = 6  # syllables of the paper's name, at most
 CLASSIFIERS = frozenset(("cai", "to", "ban", "cuon", "mot"))  # "cái giấy", "tờ giấy", "một bản"
@@ -254,7 +257,10 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
     which must not decide which procedure is asked."""
     words = utt.folded
     drop: set[int] = set()
-    asks_yes_no = bool(YES_NO_ENDS & set(words[-2:]))
+    # "… có phải xin giấy … không", or "… không hay …" with a second question after it
+    asks_yes_no = bool(YES_NO_ENDS & set(words[-2:])) or any(
+        a in YES_NO_ENDS and b == EITHER for a, b in pairwise(words)
+    )
     for start, word in enumerate(words):
         if word not in PAPERS or (utt.has_tones and utt.toned[start] != PAPERS[word]) or start < 2:
             continue

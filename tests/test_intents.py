@@ -6,6 +6,7 @@ from hoixa.device.intents import (
     compile_phrases,
     detect_category,
     detect_command,
+    detect_distress,
     detect_emergency,
     detect_section_name,
     detect_yes_no,
@@ -383,3 +384,37 @@ def test_emergencies_as_people_shout_them(text, kind):
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # harm described, not named: two different signs of it
+        ("ba tui té cầu thang đầu đập xuống đất giờ nằm im", "medical"),
+        ("chồng tui đang ăn cơm tự nhiên nói ngọng tay chân cứng đơ", "medical"),
+        ("thằng nhỏ bị con gì trong bụi chích sưng vù tím bầm cái chân", "medical"),
+        ("đất trên núi tuột xuống vùi mấy cái nhà dưới chân", "rescue"),
+        ("ghe của ổng bị lật ngoài cửa sông hai người chưa thấy", "rescue"),
+        ("cái bếp than phựt lửa lên bà tôi bị phỏng hết tay", "fire"),
+        # without tones only words that are rarely anything else, and one more of them
+        ("nuoc lu cuon troi ca nha ba nguoi chua thay", "rescue"),
+    ],
+)
+def test_harm_described_without_its_name_is_distress(text, kind):
+    assert detect_distress(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ông hàng xóm đốt rác khói bay sang nhà tôi ngày nào cũng thế",  # a nuisance
+        "có người trượt ngã ở cầu tràn may mà không ai bị gì",  # nobody hurt
+        "tuần trước nó bị đánh sưng mặt giờ muốn kiện",  # the past
+        "mẹ tôi nằm im một chỗ đã lâu rồi xin trợ cấp",  # a procedure's words
+        "cháo bạn ban ten la gi",  # toneless: "bạn", "là", not "bắn", "lả"
+        "ket qua bong da toi qua the nao",  # toneless: "kết", "bóng", not "kẹt", "bỏng"
+        "cái chuồng bò nhà tui bị sập",  # one sign of harm is not enough
+    ],
+)
+def test_ordinary_talk_is_not_distress(text):
+    assert detect_distress(Utterance.of(text)) is None
