@@ -84,6 +84,7 @@ RIVAL_NAMED_SHARE = 0.2  # share of the question naming a rival, unexplained by 
 REFERRAL_SETTING_SHARE = 0.1
 AGE_CONFLICT_FACTOR = 0.6  # a phrase for another age ("con 14 tuổi" when "5 tuổi" was said)
 AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is about more than reaching 14
+OLD_AGE_YEARS = 75  # an old-age limit: "80 tuổi" is "từ đủ 75 tuổi", however far past it
 AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" / "<this> để …" the answer must explain
 # A "lần đầu" procedure when the question says "cấp lại"; likewise a registration of what is
 # registered already, a re-registration of what never was, a copy of a lost record
@@ -122,9 +123,29 @@ def _number_words_untoned(toned: tuple[str, ...]) -> list[str]:
     return out
 
 
+# "chưa tới 14 tuổi", "chưa đủ 6 tuổi": how villagers say the "dưới" of a procedure's name
+UNDER_SAID = frozenset(
+    (a, b) for a in ("chua", "khong", "hong", "hem") for b in ("toi", "den", "du", "tron", "day")
+)
+
+
+def _under_in_words(toned: list[str]) -> list[str]:
+    """ "chưa tới 14 tuổi" written as "dưới 14 tuổi", the words of the procedure's name."""
+    folded = [fold_syllable(s) for s in toned]
+    out = list(toned)
+    for i in range(len(toned) - 2, 1, -1):  # from the end: removing keeps earlier places
+        if (
+            toned[i].isdigit()
+            and folded[i + 1] == "tuoi"
+            and tuple(folded[i - 2 : i]) in UNDER_SAID
+        ):
+            out[i - 2 : i] = ["dưới"]
+    return out
+
+
 def _with_digits(utt: Utterance) -> Utterance:
     """Numbers said in words written as catalogues write them ("mười bốn" → "14")."""
-    toned = tuple(spoken_numbers_to_digits(_number_words_untoned(utt.toned)))
+    toned = tuple(_under_in_words(spoken_numbers_to_digits(_number_words_untoned(utt.toned))))
     if toned == utt.toned:
         return utt
     return Utterance(toned, tuple(fold_syllable(s) for s in toned), utt.has_tones)
@@ -139,10 +160,15 @@ class AgeLimit:
     words: str  # how the phrase says it, given as official words to a question it fits
 
     def describes(self, age: int) -> bool:
-        """Whether the phrase's words say what the age says: below a limit, or just past one."""
+        """Whether the phrase's words say what the age says: below a limit, just past one,
+        or anywhere past an old-age one."""
         if age == self.years or not self.admits(age):
             return False  # the number itself was said, or the phrase is for another age
-        return self.op in ("<", "=") or age - self.years < AGE_NEAR_YEARS
+        return (
+            self.op in ("<", "=")
+            or age - self.years < AGE_NEAR_YEARS
+            or self.years >= OLD_AGE_YEARS
+        )
 
     def admits(self, age: int) -> bool:
         if self.op == "<":
@@ -229,6 +255,9 @@ class Candidate:
     contested: float = 0.0
     rival: str | None = None
     rivals: tuple[str, ...] = ()  # every runner-up named that much: all are offered back
+    # The rival explains what the question says of this procedure's names too: "nhận con
+    # nuôi" says "nhận … con" of "nhận cha, mẹ, con" and more of the rival's, adoption.
+    rival_covers: bool = False
 
 
 @dataclass(frozen=True)
@@ -652,7 +681,15 @@ class Matcher:
                 contested, rival = share, other.code
             if share >= RIVAL_NAMED_SHARE:
                 rivals.append(other.code)
-        return replace(first, contested=contested, rival=rival, rivals=tuple(rivals))
+        names = self._index.named_not_explained
+        covers = (
+            rival is not None
+            and names(own, None, query, total, 0.0) > 0
+            and not names(own, self._by_code[rival], query, total, 0.0)
+        )
+        return replace(
+            first, contested=contested, rival=rival, rivals=tuple(rivals), rival_covers=covers
+        )
 
     def match(self, text: str) -> Decision:
         """Understand one utterance: emergency, answer, clarify or not found."""
@@ -748,6 +785,17 @@ class Matcher:
             and first.cover >= LONE_MIN_COVER
         )
         contested = first.contested >= RIVAL_NAMED_SHARE
+        named_referral = self.referrals.get(first.rival or "")
+        close_by = [c.score for c in ranked if c.code == first.rival] + [0.0]
+        if (
+            named_referral
+            and first.rival_covers
+            and first.contested >= REFERRAL_SETTING_SHARE
+            and close_by[0] >= first.score - CLARIFY_WINDOW
+        ):
+            # "nhận con nuôi thì làm thủ tục chi": the matter handled elsewhere is what was
+            # said, the procedure only a part of its words. The box says where to ask.
+            return Decision(text, "not_found", None, category, top, referral=named_referral)
         if referral and (clear_winner or lone_winner):
             # A matter the catalogue knows it does not explain: say where to ask. The box
             # names the matter, so a villager who meant something else hears it.

@@ -208,12 +208,13 @@ class PhraseIndex:
     def named_not_explained(
         self,
         rival: int,
-        proc: int,
+        proc: int | None,
         query: list[QueryTerm],
         question_weight: float,
         alias_share: float = ALIAS_NAMING_SHARE,
     ) -> float:
-        """Share of the question that names procedure `rival` and no phrase of `proc` explains.
+        """Share of the question that names procedure `rival` and no phrase of `proc` explains
+        (with `proc` None: that names `rival`).
 
         Only words heard count (not official words added for them). The rival's names say
         which procedure is meant; its aliases ("công chứng photo") say it too, less surely,
@@ -223,7 +224,7 @@ class PhraseIndex:
             return 0.0
         named = self._name_terms.get(rival, frozenset())
         aliased = self._alias_terms.get(rival, frozenset())
-        explained = self._proc_terms.get(proc, frozenset())
+        explained = self._proc_terms.get(proc, frozenset()) if proc is not None else frozenset()
         left = 0.0
         for q in query:
             if q.group < 0 or q.term in explained:

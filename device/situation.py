@@ -230,12 +230,19 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 # about the other procedure. Named as wanted ("xin giấy … để đăng ký kết hôn") it is the
 # paper's own procedure, and nothing here touches it.
 PAPERS = {"giay": "giấy", "so": "sổ"}  # a paper, a book ("có cần sổ đỏ nhà tui không")
+PAPERS["trich"] = "trích"  # "trích lục khai tử"
 NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co phai xin")
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
+# A paper received ("đăng ký lại kết hôn xong thì được cấp giấy chứng nhận mới hay bản
+# trích lục"): what the procedure gives, asked about, not another procedure.
+RECEIVED = ("duoc cap", "cap cho", "duoc nhan", "nhan duoc", "duoc phat", "duoc tra")
+RECEIVED += ("lay duoc", "cam ve", "duoc cam ve", "duoc lay")
+ALTERNATIVES = frozenset(("hay", "hoac"))
 YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
 EITHER = "hay"  # "… trước không hay xã tự tra được"
 PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
+PAPER_ENDS |= ALTERNATIVES
 PAPER_REACH = 6  # syllables of the paper's name, at most
 CLASSIFIERS = frozenset(("cai", "to", "ban", "cuon", "mot"))  # "cái giấy", "tờ giấy", "một bản"
 HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")
@@ -252,9 +259,9 @@ def _marker_before(words: tuple[str, ...], end: int, markers: tuple[str, ...]) -
 
 
 def papers_held_or_needed(utt: Utterance) -> set[int]:
-    """Where the question names a paper it needs or holds for another procedure: the
-    syllables of that paper's name and of the words that say so ("có cần", "đã xin"),
-    which must not decide which procedure is asked."""
+    """Where the question names a paper it needs or holds for another procedure, or
+    receives from the one asked: the syllables of that paper's name and of the words that
+    say so ("có cần", "đã xin", "được cấp"), which must not decide which procedure is asked."""
     words = utt.folded
     drop: set[int] = set()
     # "… có phải xin giấy … không", or "… không hay …" with a second question after it
@@ -277,9 +284,12 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
         ):
             held = 0
         needed = _marker_before(words, said, NEEDED) if asks_yes_no else 0
+        received = _marker_before(words, said, RECEIVED)
         wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
-        if (held or needed) and not wanted and end - start >= 2:
-            drop.update(range(said - max(held, needed), end))
+        # "… giấy chứng nhận mới hay bản trích lục": the other paper of the two, likewise
+        alternative = said >= 2 and words[said - 1] in ALTERNATIVES and said - 2 in drop
+        if (held or needed or received or alternative) and not wanted and end - start >= 2:
+            drop.update(range(said - max(held, needed, received, alternative), end))
     return drop
 
 

@@ -598,6 +598,17 @@ def test_toneless_lay_is_taking_not_again(shipped):
         ("tui với ảnh chưa làm giấy hôn thú mà có em bé rồi khai sanh cho nó", ""),
         # a statement, not a question about what is needed
         ("kết hôn cần giấy xác nhận độc thân", ""),
+        # a yes-no question with a second one after it
+        (
+            "làm hôn thú có phải xin giấy xác nhận độc thân trước không hay xã tự tra",
+            "có phải xin giấy xác nhận độc thân",
+        ),
+        # what the procedure gives, and the other paper of two
+        ("khai tử lại thì được cấp trích lục khai tử mới à", "được cấp trích lục khai tử mới"),
+        (
+            "làm lại hôn thú xong được cấp giấy chứng nhận mới hay bản trích lục",
+            "được cấp giấy chứng nhận mới hay bản trích lục",
+        ),
     ],
 )
 def test_papers_held_or_needed_are_found(question, paper):
@@ -674,3 +685,59 @@ def test_adoption_said_as_taking_a_child_in_is_not_a_parent_recognised(shipped):
         "vợ chồng tôi muốn nhận con của em gái làm con nuôi thì làm thủ tục gì"
     )
     assert decision.action != "answer"  # was answered "nhận cha, mẹ, con" before the alias
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        ("đăng ký lại khai tử thì có được cấp trích lục khai tử mới không", "1.005461"),
+        (
+            "đăng ký lại kết hôn xong thì được cấp giấy chứng nhận kết hôn mới hay bản trích lục",
+            "1.004746",
+        ),
+    ],
+)
+def test_a_paper_received_is_what_the_procedure_gives_not_another(shipped, question, code):
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == code
+
+
+def test_not_yet_an_age_is_under_it(shipped):
+    # "chưa tới mười bốn tuổi" is the "dưới 14 tuổi" of the procedure's name, not 14 and over
+    decision = shipped.match("con nít chưa tới mười bốn tuổi thì mần căn cước răng")
+    assert decision.candidates[0].code == "1.014062"
+    assert decision.action != "answer" or decision.procedure["code"] == "1.014062"
+
+
+def test_an_age_far_past_an_old_age_limit_is_within_it(shipped):
+    # 80 is "từ đủ 75 tuổi" (the social pension), not only 75, 76 or 77
+    decision = shipped.match(
+        "bà nội tôi tám mươi tuổi thì làm hồ sơ hưởng trợ cấp hằng tháng thế nào"
+    )
+    assert decision.candidates[0].code == "local.tro-cap-huu-tri-xa-hoi"
+    # ...while a child's limit stays near: 40 is not "từ đủ 14 tuổi"
+    young = shipped.match("căn cước tui làm năm hai lăm tuổi giờ bốn mươi tuổi phải đi đổi hả")
+    assert young.candidates[0].code == "1.014063"
+
+
+@pytest.mark.parametrize(
+    ("question", "referral"),
+    [
+        ("nhận con nuôi thì làm thủ tục chi", "ref.con-nuoi"),
+        ("vợ chồng tôi muốn nhận con của em gái làm con nuôi thì làm thủ tục gì", "ref.con-nuoi"),
+    ],
+)
+def test_a_matter_handled_elsewhere_said_whole_is_referred(shipped, question, referral):
+    # "nhận … con" is all "nhận cha, mẹ, con" hears; "nhận con nuôi" is adoption, handled
+    # by the justice officer: the box says where to ask instead of asking back
+    decision = shipped.match(question)
+    assert decision.action == "not_found" and decision.referral["id"] == referral
+
+
+def test_a_procedure_named_beside_a_referral_matter_is_still_answered(shipped):
+    decision = shipped.match("ông bố muốn làm thủ tục nhận con thì cần giấy tờ gì")
+    assert decision.action == "answer" and decision.procedure["code"] == "1.001022"
+    # the absence of a procedure's name is no cover: "nhập hộ khẩu" names thường trú by
+    # an everyday word only, and military service must not take it over
+    moved = shipped.match("thằng con đi bộ đội xuất ngũ về thì nhập hộ khẩu vào nhà bố mẹ thế nào")
+    assert moved.referral is None
