@@ -1208,7 +1208,8 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # "ra suối tắm giờ không thấy đâu": a child gone at the water
     (
         "rescue",
-        ("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "rạch", "giếng"),
+        # "kinh": the South's "kênh"
+        ("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "kinh", "rạch", "giếng"),
         (
             "không thấy đâu",
             "hổng thấy đâu",
@@ -1765,12 +1766,16 @@ def find_phrases(
 
 
 def _one_exact(utt: Utterance, start: int, toned: tuple[str, ...], table: PhraseTable) -> bool:
-    """A two-syllable phrase heard with tones: one of its syllables said exactly (see
-    compile_phrases' `one_said_exactly`); always true for other phrases and tables."""
-    if not (table.one_said_exactly and utt.has_tones and len(toned) == 2):
+    """A two-syllable phrase: one of its syllables said exactly, with its tone when tones
+    were heard, else spelled right ("nằm đây" heard toneless is not "làm giấy"); see
+    compile_phrases' `one_said_exactly`. Always true for other phrases and tables."""
+    if not (table.one_said_exactly and len(toned) == 2):
         return True
-    heard = utt.toned[start : start + 2]
-    return any(a == b for a, b in zip(heard, toned, strict=False))
+    if utt.has_tones:
+        heard = utt.toned[start : start + 2]
+        return any(a == b for a, b in zip(heard, toned, strict=False))
+    folded = tuple(fold(s) for s in toned)
+    return any(a == b for a, b in zip(utt.folded[start : start + 2], folded, strict=False))
 
 
 def detect_category(utt: Utterance) -> PhraseHit | None:

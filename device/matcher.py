@@ -39,12 +39,14 @@ from hoixa.device.situation import (
     away_for_work,
     clause_after_done,
     clause_before_purpose,
+    is_after_death,
     is_first_time,
     papers_held_or_needed,
     registered_thing,
     reregistered_thing,
     says_again,
     says_record_lost,
+    says_someone_died,
     things_done,
     things_never_done,
     without_unwanted,
@@ -87,8 +89,8 @@ AGE_NEAR_YEARS = 3  # "15 tuổi" is "từ đủ 14 tuổi"; "60 tuổi" is abou
 OLD_AGE_YEARS = 75  # an old-age limit: "80 tuổi" is "từ đủ 75 tuổi", however far past it
 AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" / "<this> để …" the answer must explain
 # A "lần đầu" procedure when the question says "cấp lại"; likewise a registration of what is
-# registered already, a re-registration of what never was, a copy of a lost record
-# (device/situation.py reads those conditions).
+# registered already, a re-registration of what never was, a copy of a lost record, funeral
+# costs when nobody died (device/situation.py reads those conditions).
 FIRST_TIME_CONFLICT_FACTOR = 0.6
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
@@ -388,6 +390,9 @@ class Matcher:
         self._first_time = np.asarray(
             [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
         )
+        self._after_death = np.asarray(
+            [i for i, proc in enumerate(self.procedures) if is_after_death(proc)], dtype=np.int32
+        )
         registering: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, proc in enumerate(self.procedures):
             if thing := registered_thing(proc):
@@ -578,6 +583,11 @@ class Matcher:
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
             conflict = np.isin(scores.procs, self._first_time)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        nobody_died = bool(self._after_death.size) and not says_someone_died(utt)
+        if nobody_died:
+            # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs.
+            conflict = np.isin(scores.procs, self._after_death)
+            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         if self._needing_the_record.size and says_record_lost(utt):
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
             conflict = np.isin(scores.procs, self._needing_the_record)
@@ -642,7 +652,8 @@ class Matcher:
         if ranked and not is_referral(ranked[0].code):
             ranked = self._without_settings(ranked, query, total)
         if len(ranked) > 1:
-            ranked[0] = self._contest(ranked, query, total)
+            unsaid = set(self._after_death.tolist()) if nobody_died else set()
+            ranked[0] = self._contest(ranked, query, total, unsaid)
         return ranked[:10]
 
     def _without_settings(
@@ -663,7 +674,9 @@ class Matcher:
             < REFERRAL_SETTING_SHARE
         ]
 
-    def _contest(self, ranked: list[Candidate], query: list[QueryTerm], total: float) -> Candidate:
+    def _contest(
+        self, ranked: list[Candidate], query: list[QueryTerm], total: float, unsaid: set[int]
+    ) -> Candidate:
         """The best candidate, marked when the question also names a runner-up.
 
         "thẻ căn cước" in "tôi đổi tên rồi thì thẻ căn cước có phải làm lại không" is the
@@ -676,6 +689,8 @@ class Matcher:
         for other in ranked[1 : 1 + RIVALS]:
             if other.score < CLARIFY_MIN_SCORE:
                 break
+            if self._by_code[other.code] in unsaid:
+                continue  # its condition was not said (funeral costs, and nobody died)
             share = self._index.named_not_explained(self._by_code[other.code], own, query, total)
             if share > contested:
                 contested, rival = share, other.code

@@ -33,6 +33,25 @@ def says_again(utt: Utterance) -> bool:
     return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
 
 
+# A procedure for after a death (funeral costs, a one-off allowance when a person with merit
+# dies), and words that say someone died: "thương binh" alone is not a death.
+AFTER_DEATH = ("mai tang", "tu tran", "tu tuat")
+DEATH_WORDS = ("mat", "chet", "qua doi", "tu tran", "mai tang", "ma chay", "dam ma", "dam tang")
+DEATH_WORDS += ("tu tuat", "khai tu", "bao tu", "chung tu", "hy sinh", "ta the", "tang le")
+
+
+def is_after_death(proc: Procedure) -> bool:
+    """Whether the procedure's name says it is for after someone died."""
+    name = fold(proc["name"])
+    return any(phrase in name for phrase in AFTER_DEATH)
+
+
+def says_someone_died(utt: Utterance) -> bool:
+    """Whether the question says anything of a death ("mất", "qua đời", "đám ma")."""
+    folded = f" {' '.join(utt.folded)} "
+    return any(f" {phrase} " in folded for phrase in DEATH_WORDS)
+
+
 # A procedure that registers something for the first time, and words that say it was done.
 REGISTERING = ["dang", "ky"]  # "Đăng ký khai sinh…"
 REGISTERING_WITHIN = " ve dang ky "  # "Liên thông thủ tục hành chính về đăng ký khai sinh"
@@ -242,7 +261,7 @@ ALTERNATIVES = frozenset(("hay", "hoac"))
 YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
 EITHER = "hay"  # "… trước không hay xã tự tra được"
 PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
-PAPER_ENDS |= ALTERNATIVES
+PAPER_ENDS |= ALTERNATIVES | {"phai", "dung"}  # "… trích lục khai tử phải không"
 PAPER_REACH = 6  # syllables of the paper's name, at most
 CLASSIFIERS = frozenset(("cai", "to", "ban", "cuon", "mot"))  # "cái giấy", "tờ giấy", "một bản"
 HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")

@@ -741,3 +741,19 @@ def test_a_procedure_named_beside_a_referral_matter_is_still_answered(shipped):
     # an everyday word only, and military service must not take it over
     moved = shipped.match("thằng con đi bộ đội xuất ngũ về thì nhập hộ khẩu vào nhà bố mẹ thế nào")
     assert moved.referral is None
+
+
+def test_funeral_costs_need_a_death(shipped):
+    # "thương binh" names the funeral procedure for people with merit by alias; nobody died,
+    # so it is the monthly benefits, handled by the social-policy officer
+    living = shipped.match(
+        "ông nhà tôi là thương binh tháng này tiền chế độ thương binh bao giờ có"
+    )
+    assert living.action == "not_found" and living.referral["id"] == "ref.nguoi-co-cong"
+    died = shipped.match("bố tôi là thương binh mới mất thì làm mai táng phí ở đâu")
+    assert died.action == "answer" and died.procedure["code"] == "local.mai-tang-nguoi-co-cong"
+
+
+def test_asking_for_a_death_extract_is_a_copy_not_a_registration(shipped):
+    decision = shipped.match("xin trích lục khai tử của ba tui cần mang giấy gì")
+    assert decision.action == "answer" and decision.procedure["code"] == "2.000635"
