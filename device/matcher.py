@@ -390,9 +390,9 @@ class Matcher:
         self._first_time = np.asarray(
             [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
         )
-        self._after_death = np.asarray(
-            [i for i, proc in enumerate(self.procedures) if is_after_death(proc)], dtype=np.int32
-        )
+        self._after_death = {i for i, proc in enumerate(self.procedures) if is_after_death(proc)}
+        self._is_after_death = np.zeros(len(self._entries), dtype=bool)  # by entry, for numpy
+        self._is_after_death[list(self._after_death)] = True
         registering: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, proc in enumerate(self.procedures):
             if thing := registered_thing(proc):
@@ -583,10 +583,10 @@ class Matcher:
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
             conflict = np.isin(scores.procs, self._first_time)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
-        nobody_died = bool(self._after_death.size) and not says_someone_died(utt)
+        nobody_died = bool(self._after_death) and not says_someone_died(utt)
         if nobody_died:
             # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs.
-            conflict = np.isin(scores.procs, self._after_death)
+            conflict = self._is_after_death[scores.procs]
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         if self._needing_the_record.size and says_record_lost(utt):
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
@@ -652,7 +652,7 @@ class Matcher:
         if ranked and not is_referral(ranked[0].code):
             ranked = self._without_settings(ranked, query, total)
         if len(ranked) > 1:
-            unsaid = set(self._after_death.tolist()) if nobody_died else set()
+            unsaid = self._after_death if nobody_died else set()
             ranked[0] = self._contest(ranked, query, total, unsaid)
         return ranked[:10]
 
