@@ -227,15 +227,17 @@ def without_unwanted(utt: Utterance) -> Utterance:
 
 # "… để …": what is asked comes before, the purpose after ("tách hộ để được xét hộ nghèo").
 PURPOSE = "de"
+SAID_FOR_PURPOSE = ("để", "đặng")  # "đặng": the South's "để" ("tách hộ đặng xin xét hộ nghèo")
 NOT_PURPOSE_AFTER = frozenset(("lai", "trong", "danh", "y", "nghi", "xem"))  # "để lại", "để trống"
 
 
 def clause_before_purpose(utt: Utterance) -> Utterance | None:
-    """The words before the first "để" that starts a purpose, when there are enough of them
-    to name a procedure ("để lại", "để trống" are not purposes)."""
+    """The words before the first "để" (or "đặng") that starts a purpose, when there are
+    enough of them to name a procedure ("để lại", "để trống" are not purposes)."""
     folded = utt.folded
     for i, word in enumerate(folded):
-        if word != PURPOSE or (utt.has_tones and utt.toned[i] != "để"):
+        purpose = utt.toned[i] in SAID_FOR_PURPOSE if utt.has_tones else word == PURPOSE
+        if not purpose:
             continue
         if i + 1 < len(folded) and folded[i + 1] in NOT_PURPOSE_AFTER:
             continue
@@ -250,6 +252,21 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 # paper's own procedure, and nothing here touches it.
 PAPERS = {"giay": "giấy", "so": "sổ"}  # a paper, a book ("có cần sổ đỏ nhà tui không")
 PAPERS["trich"] = "trích"  # "trích lục khai tử"
+# Cards named without "giấy" or "sổ" ("hay chỉ cần căn cước là được"), by their two syllables:
+# only as needed, since held ("có căn cước rồi mà chưa có khai sinh") they tell which
+# procedure is asked (a late birth registration for a person with papers)
+PAPER_NAMES = {("can", "cuoc"): ("căn", "cước"), ("chung", "minh"): ("chứng", "minh")}
+
+
+def _paper_at(utt: Utterance, start: int) -> bool:
+    """Whether a paper's name starts at `start`: "giấy …", "sổ …", "trích lục …", "căn cước"."""
+    word = utt.folded[start]
+    if word in PAPERS:
+        return not utt.has_tones or utt.toned[start] == PAPERS[word]
+    name = PAPER_NAMES.get(utt.folded[start : start + 2])
+    return name is not None and (not utt.has_tones or utt.toned[start : start + 2] == name)
+
+
 NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co phai xin")
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
@@ -287,8 +304,8 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
     asks_yes_no = bool(YES_NO_ENDS & set(words[-2:])) or any(
         a in YES_NO_ENDS and b == EITHER for a, b in pairwise(words)
     )
-    for start, word in enumerate(words):
-        if word not in PAPERS or (utt.has_tones and utt.toned[start] != PAPERS[word]) or start < 2:
+    for start in range(len(words)):
+        if start < 2 or not _paper_at(utt, start):
             continue
         end = start + 1
         while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:
@@ -304,6 +321,8 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
             held = 0
         needed = _marker_before(words, said, NEEDED) if asks_yes_no else 0
         received = _marker_before(words, said, RECEIVED)
+        if words[start] not in PAPERS:  # a card: only as needed
+            held = received = 0
         wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
         # "… giấy chứng nhận mới hay bản trích lục": the other paper of the two, likewise
         alternative = said >= 2 and words[said - 1] in ALTERNATIVES and said - 2 in drop

@@ -603,6 +603,13 @@ def test_toneless_lay_is_taking_not_again(shipped):
             "làm hôn thú có phải xin giấy xác nhận độc thân trước không hay xã tự tra",
             "có phải xin giấy xác nhận độc thân",
         ),
+        # a card named without "giấy", as the other paper needed of two
+        (
+            "đăng ký kết hôn có cần giấy độc thân hông hay chỉ cần căn cước là được",
+            "có cần giấy độc thân cần căn cước là",
+        ),
+        # ...but a card held tells which procedure: a late birth registration
+        ("ba tui có căn cước rồi mà chưa có khai sinh giờ làm sao", ""),
         # what the procedure gives, and the other paper of two
         ("khai tử lại thì được cấp trích lục khai tử mới à", "được cấp trích lục khai tử mới"),
         (
@@ -757,3 +764,8 @@ def test_funeral_costs_need_a_death(shipped):
 def test_asking_for_a_death_extract_is_a_copy_not_a_registration(shipped):
     decision = shipped.match("xin trích lục khai tử của ba tui cần mang giấy gì")
     assert decision.action == "answer" and decision.procedure["code"] == "2.000635"
+
+
+def test_a_purpose_said_the_southern_way_is_a_purpose():
+    utt = Utterance.of("tui muốn tách hộ riêng ra đặng xin xét hộ nghèo")
+    assert clause_before_purpose(utt).toned == ("tui", "muốn", "tách", "hộ", "riêng", "ra")
