@@ -1891,7 +1891,8 @@ def detect_distress(utt: Utterance) -> str | None:
     """The kind of an emergency described but not named, for a question that names no
     procedure: "mạ tui trượt cầu thang đầu đập xuống nền chừ nằm im". Several signs of harm
     (DISTRESS_SIGNS, EMERGENCY_EVENTS) must be heard; the kind most of them tell is the
-    number to call. A procedure's words or a past event veto it, as in detect_emergency."""
+    number to call. A procedure's words or a past event veto it, as in detect_emergency,
+    and so do a nuisance that comes back or harm that did not happen (HARMLESS_CUES)."""
     hits = [
         h
         for h in find_phrases(utt, _DISTRESS)

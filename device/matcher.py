@@ -801,12 +801,12 @@ class Matcher:
         )
         contested = first.contested >= RIVAL_NAMED_SHARE
         named_referral = self.referrals.get(first.rival or "")
-        close_by = [c.score for c in ranked if c.code == first.rival] + [0.0]
+        rival_score = next((c.score for c in ranked if c.code == first.rival), 0.0)
         if (
             named_referral
             and first.rival_covers
             and first.contested >= REFERRAL_SETTING_SHARE
-            and close_by[0] >= first.score - CLARIFY_WINDOW
+            and rival_score >= first.score - CLARIFY_WINDOW
         ):
             # "nhận con nuôi thì làm thủ tục chi": the matter handled elsewhere is what was
             # said, the procedure only a part of its words. The box says where to ask.
