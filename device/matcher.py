@@ -390,9 +390,9 @@ class Matcher:
         self._first_time = np.asarray(
             [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
         )
-        self._after_death = {i for i, proc in enumerate(self.procedures) if is_after_death(proc)}
-        self._is_after_death = np.zeros(len(self._entries), dtype=bool)  # by entry, for numpy
-        self._is_after_death[list(self._after_death)] = True
+        self._after_death = frozenset(
+            i for i, proc in enumerate(self.procedures) if is_after_death(proc)
+        )
         registering: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, proc in enumerate(self.procedures):
             if thing := registered_thing(proc):
@@ -583,11 +583,10 @@ class Matcher:
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
             conflict = np.isin(scores.procs, self._first_time)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs. Few
+        # procedures are for after a death, so their scores are lowered per procedure below.
         nobody_died = bool(self._after_death) and not says_someone_died(utt)
-        if nobody_died:
-            # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs.
-            conflict = self._is_after_death[scores.procs]
-            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        unsaid = self._after_death if nobody_died else frozenset()
         if self._needing_the_record.size and says_record_lost(utt):
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
             conflict = np.isin(scores.procs, self._needing_the_record)
@@ -631,7 +630,13 @@ class Matcher:
                 best[proc][2] = phrase_score
         first_pass = sorted(
             (
-                (first + SUPPORT_BONUS * second, proc, cover, first_q)
+                (
+                    (first + SUPPORT_BONUS * second)
+                    * (FIRST_TIME_CONFLICT_FACTOR if proc in unsaid else 1.0),
+                    proc,
+                    cover,
+                    first_q,
+                )
                 for proc, (first, cover, second, first_q) in best.items()
                 if among is None or self._entries[proc]["code"] in among
             ),
@@ -652,7 +657,6 @@ class Matcher:
         if ranked and not is_referral(ranked[0].code):
             ranked = self._without_settings(ranked, query, total)
         if len(ranked) > 1:
-            unsaid = self._after_death if nobody_died else set()
             ranked[0] = self._contest(ranked, query, total, unsaid)
         return ranked[:10]
 
@@ -675,7 +679,11 @@ class Matcher:
         ]
 
     def _contest(
-        self, ranked: list[Candidate], query: list[QueryTerm], total: float, unsaid: set[int]
+        self,
+        ranked: list[Candidate],
+        query: list[QueryTerm],
+        total: float,
+        unsaid: frozenset[int],
     ) -> Candidate:
         """The best candidate, marked when the question also names a runner-up.
 
