@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from hoixa.vietnamese import (
     fold,
@@ -1699,9 +1700,10 @@ class Utterance:
         toned = tuple(standard_words(said) if toned_marks else said)
         return cls(toned, tuple(fold(" ".join(toned)).split()), toned_marks)
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
-        """'Sounds alike' keys of the syllables (see hoixa.vietnamese.sound_key)."""
+        """'Sounds alike' keys of the syllables (see hoixa.vietnamese.sound_key), worked out
+        once: every phrase table looked up in the utterance reads them."""
         return tuple(sound_key(s) for s in self.folded)
 
     def __len__(self) -> int:

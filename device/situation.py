@@ -164,8 +164,10 @@ DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xon
 
 def _said_at(words: tuple[str, ...], phrase: str) -> list[int]:
     """Where the folded phrase ("roi thi") starts among the folded words."""
-    size = len(phrase.split())
-    return [i for i in range(len(words) - size + 1) if " ".join(words[i : i + size]) == phrase]
+    wanted = tuple(phrase.split())
+    first, size = wanted[0], len(wanted)
+    # Comparing the first word before the whole phrase: most phrases are not said at all.
+    return [i for i, word in enumerate(words) if word == first and words[i : i + size] == wanted]
 
 
 def clause_after_done(utt: Utterance) -> Utterance | None:
