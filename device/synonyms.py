@@ -313,6 +313,15 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "tranh chấp ranh giới",
     ),
     "trợ cấp": ("tiền già", "tiền trợ cấp", "tiền hỗ trợ"),
+    # a monthly allowance stopped, said the everyday way ("báo xã cắt tiền trợ cấp")
+    "thôi hưởng": (
+        "cắt tiền",
+        "cắt trợ cấp",
+        "thôi lãnh",
+        "ngưng lãnh",
+        "dừng trợ cấp",
+        "thôi nhận",
+    ),
     "neo đơn": (
         "ở một mình",
         "sống một mình",
@@ -343,6 +352,8 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "bán hàng tạp hóa",
     ),
     "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
+    "trẻ em": ("con nít", "trẻ con"),  # "làm căn cước cho con nít"
+    "tên đệm": ("tên lót",),  # the South's word for the middle name
 }
 
 _TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misleads

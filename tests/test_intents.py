@@ -400,6 +400,7 @@ def test_look_alike_ordinary_questions_are_not_emergencies(text):
         ("đất trên núi tuột xuống vùi mấy cái nhà dưới chân", "rescue"),
         ("ghe của ổng bị lật ngoài cửa sông hai người chưa thấy", "rescue"),
         ("cái bếp than phựt lửa lên bà tôi bị phỏng hết tay", "fire"),
+        ("ông tui đang ăn cơm té xuống không nói được miệng méo xệch", "medical"),
         # without tones only words that are rarely anything else, and one more of them
         ("nuoc lu cuon troi ca nha ba nguoi chua thay", "rescue"),
     ],

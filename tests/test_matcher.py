@@ -769,3 +769,18 @@ def test_asking_for_a_death_extract_is_a_copy_not_a_registration(shipped):
 def test_a_purpose_said_the_southern_way_is_a_purpose():
     utt = Utterance.of("tui muốn tách hộ riêng ra đặng xin xét hộ nghèo")
     assert clause_before_purpose(utt).toned == ("tui", "muốn", "tách", "hộ", "riêng", "ra")
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # "con nít" is "trẻ em": a child's căn cước
+        ("làm căn cước cho con nít có tốn tiền hông", "1.014062"),
+        # "cắt tiền trợ cấp" is "thôi hưởng": the allowance stopped, not the death registered
+        ("ông ngoại tui mất rồi thì báo cắt tiền trợ cấp ở đâu", "1.001776"),
+        # "tên lót" is the South's "tên đệm"
+        ("hồi đó khai sanh ghi tên tui có hai chữ giờ muốn thêm tên lót vô", "1.004859"),
+    ],
+)
+def test_everyday_words_for_a_child_a_stopped_allowance_and_a_middle_name(shipped, question, code):
+    assert shipped.match(question).candidates[0].code == code
