@@ -1851,13 +1851,19 @@ def detect_emergency(utt: Utterance) -> str | None:
         heard, hits = split, _two_events(split)
     if not hits:
         return None
-    if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings):
-        return None
-    if _has(utt, _PAST) and not _has(utt, _URGENT):
+    if _not_an_emergency_now(utt, readings):
         return None
     # "cứu tui với, nhà bị cháy": the event says which number to call better than the cry.
     specific = [h for h in hits if heard.folded[h.start] not in _CRY_SYLLABLES]
     return (specific or hits)[0].key
+
+
+def _not_an_emergency_now(utt: Utterance, readings: tuple[Utterance, ...]) -> bool:
+    """The vetoes both detectors share: a procedure's words in any reading of the question
+    (its own, or with run-together words split), or a past event without an urgent cue."""
+    if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings):
+        return True
+    return _has(utt, _PAST) and not _has(utt, _URGENT)
 
 
 def _paired(utt: Utterance) -> list[PhraseHit]:
@@ -1909,11 +1915,8 @@ def detect_distress(utt: Utterance) -> str | None:
     if len(signs) < DISTRESS_MIN_SIGNS + (not utt.has_tones):
         return None
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)  # "đượchỗ trợ"
-    if _has(utt, _CONTEXT) or (split is not utt and _has(split, _CONTEXT, tones_kept=False)):
-        return None
-    if _has(utt, _HARMLESS):
-        return None
-    if _has(utt, _PAST) and not _has(utt, _URGENT):
+    readings = (utt,) if split is utt else (utt, split)
+    if _not_an_emergency_now(utt, readings) or _has(utt, _HARMLESS):
         return None
     kinds = [h.key for h in hits]
     return max(kinds, key=lambda kind: (kinds.count(kind), -kinds.index(kind)))

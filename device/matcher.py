@@ -257,8 +257,8 @@ class Candidate:
     contested: float = 0.0
     rival: str | None = None
     rivals: tuple[str, ...] = ()  # every runner-up named that much: all are offered back
-    # The rival explains what the question says of this procedure's names too: "nhận con
-    # nuôi" says "nhận … con" of "nhận cha, mẹ, con" and more of the rival's, adoption.
+    # A referral rival explains what the question says of this procedure's names too: "nhận
+    # con nuôi" says "nhận … con" of "nhận cha, mẹ, con" and more of the rival's, adoption.
     rival_covers: bool = False
 
 
@@ -707,6 +707,7 @@ class Matcher:
         names = self._index.named_not_explained
         covers = (
             rival is not None
+            and is_referral(rival)
             and names(own, None, query, total, 0.0) > 0
             and not names(own, self._by_code[rival], query, total, 0.0)
         )

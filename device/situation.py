@@ -27,10 +27,15 @@ def is_first_time(proc: Procedure) -> bool:
     return any(FIRST_TIME in fold(text) for text in (proc["name"], spoken_name(proc)))
 
 
+def _says_any(utt: Utterance, phrases: tuple[str, ...]) -> bool:
+    """Whether the question says one of the folded phrases, as whole words."""
+    folded = f" {' '.join(utt.folded)} "
+    return any(f" {phrase} " in folded for phrase in phrases)
+
+
 def says_again(utt: Utterance) -> bool:
     """Whether the question says the thing was had before: re-issued, redone, lost."""
-    folded = f" {' '.join(utt.folded)} "
-    return any(f" {phrase} " in folded for phrase in AGAIN_PHRASES)
+    return _says_any(utt, AGAIN_PHRASES)
 
 
 # A procedure for after a death (funeral costs, a one-off allowance when a person with merit
@@ -48,8 +53,7 @@ def is_after_death(proc: Procedure) -> bool:
 
 def says_someone_died(utt: Utterance) -> bool:
     """Whether the question says anything of a death ("mất", "qua đời", "đám ma")."""
-    folded = f" {' '.join(utt.folded)} "
-    return any(f" {phrase} " in folded for phrase in DEATH_WORDS)
+    return _says_any(utt, DEATH_WORDS)
 
 
 # A procedure that registers something for the first time, and words that say it was done.
@@ -252,8 +256,8 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 # already ("có giấy xác nhận độc thân rồi thì đăng ký kết hôn nộp cho ai"): the question is
 # about the other procedure. Named as wanted ("xin giấy … để đăng ký kết hôn") it is the
 # paper's own procedure, and nothing here touches it.
-PAPERS = {"giay": "giấy", "so": "sổ"}  # a paper, a book ("có cần sổ đỏ nhà tui không")
-PAPERS["trich"] = "trích"  # "trích lục khai tử"
+# a paper, a book ("có cần sổ đỏ nhà tui không"), an extract ("trích lục khai tử")
+PAPERS = {"giay": "giấy", "so": "sổ", "trich": "trích"}
 # Cards named without "giấy" or "sổ" ("hay chỉ cần căn cước là được"), by their two syllables:
 # only as needed, since held ("có căn cước rồi mà chưa có khai sinh") they tell which
 # procedure is asked (a late birth registration for a person with papers)
@@ -278,7 +282,6 @@ RECEIVED = ("duoc cap", "cap cho", "duoc nhan", "nhan duoc", "duoc phat", "duoc 
 RECEIVED += ("lay duoc", "cam ve", "duoc cam ve", "duoc lay")
 ALTERNATIVES = frozenset(("hay", "hoac"))
 YES_NO_ENDS = frozenset(("khong", "ko", "k", "hong", "hem", "chua", "ha"))  # not "ạ"
-EITHER = "hay"  # "… trước không hay xã tự tra được"
 PAPER_ENDS = CLAUSE_BREAKS | {"roi", "truoc", "chua", "de", "o", "nua", "hong", "ko", "khi"}
 PAPER_ENDS |= ALTERNATIVES | {"phai", "dung"}  # "… trích lục khai tử phải không"
 PAPER_REACH = 6  # syllables of the paper's name, at most
@@ -302,9 +305,10 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
     say so ("có cần", "đã xin", "được cấp"), which must not decide which procedure is asked."""
     words = utt.folded
     drop: set[int] = set()
-    # "… có phải xin giấy … không", or "… không hay …" with a second question after it
+    # "… có phải xin giấy … không", or "… trước không hay xã tự tra được": a second
+    # question after the first
     asks_yes_no = bool(YES_NO_ENDS & set(words[-2:])) or any(
-        a in YES_NO_ENDS and b == EITHER for a, b in pairwise(words)
+        a in YES_NO_ENDS and b in ALTERNATIVES for a, b in pairwise(words)
     )
     for start in range(len(words)):
         if start < 2 or not _paper_at(utt, start):
