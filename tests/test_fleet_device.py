@@ -32,6 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from conftest import make_catalogue, make_procedure
+from hoixa.contract import catalogue as cat
 from hoixa.contract import messages, packaging, signing, topics
 from hoixa.device.catalogue_store import CatalogueStore
 from hoixa.device.config import FleetConfig
@@ -1113,6 +1114,24 @@ def test_chunks_may_come_before_or_after_their_manifest(tmp_path, central_key):
     )
     feed(updater, *packaging.package(catalogue(3), central_key, chunk_bytes=500))
     assert [(a["version"], a["result"]) for a in acks] == [(2, "applied"), (3, "applied")]
+
+
+def test_a_box_still_on_the_shipped_catalogue_takes_the_servers_first_version(
+    tmp_path, central_key
+):
+    # The shipped catalogue carries a version of its own (2 or more); a new server numbers
+    # its catalogues from 1. A fresh box must not refuse them as older.
+    assert cat.load_default()["version"] > 1
+    store = CatalogueStore(tmp_path / "catalogue")
+    acks: list[dict] = []
+    updater = CatalogueUpdater(PLACE, store, central_key.public_key(), send_ack=acks.append)
+    feed(updater, *packaging.package(catalogue(1), central_key, chunk_bytes=500))
+    assert [(a["version"], a["result"]) for a in acks] == [(1, "applied")]
+    assert still_answers(store) == 1
+    # From then on the server's sequence rules: the same version again is not reinstalled.
+    feed(updater, *packaging.package(catalogue(1), central_key, chunk_bytes=500))
+    assert [a["result"] for a in acks] == ["applied", "applied"]
+    assert store.current().version == 1
 
 
 def test_stale_chunks_of_an_older_manifest_wait_for_the_right_ones(tmp_path, central_key):

@@ -114,7 +114,6 @@ class CatalogueUpdater:
         state_path: Path | None = None,
         settle_s: float = 30.0,
         missing_s: float = 900.0,
-        fallback_version: int | None = None,
     ):
         self.place = place
         self.store = store
@@ -124,7 +123,6 @@ class CatalogueUpdater:
         self.state_path = state_path or store.folder.parent / STATE_NAME
         self.settle_s = settle_s
         self.missing_s = missing_s
-        self._fallback_version = fallback_version
         self.state = UpdateState.load(self.state_path)
         self._scopes = {scope: _Scope() for scope in place.scopes()}
         self._inbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
@@ -260,9 +258,10 @@ class CatalogueUpdater:
         pointer = self.store.current()
         if pointer is not None:
             return pointer.version, pointer.scope
-        if self._fallback_version is None:
-            self._fallback_version = int(cat.load_default()["version"])
-        return self._fallback_version, None
+        # Still on the shipped catalogue: its version is the package's own numbering, not a
+        # place in the server's sequence (whose first catalogue is version 1), so any signed
+        # update is newer than it.
+        return 0, None
 
     def _already_applied(self, manifest: dict[str, Any]) -> bool:
         version, scope = self._installed()
