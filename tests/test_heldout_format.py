@@ -36,7 +36,8 @@ class Promise:
     # for hộ kinh doanh, heldout28 3 for tách hộ and 8 for tạm vắng, heldout31 8 for tạm
     # vắng, heldout32 2 for chấm dứt giám hộ, heldout34 9 for one common procedure and 3
     # for others, heldout35 and heldout39 3 for others, heldout40 and heldout41 9 for one common
-    # procedure, heldout43 8 and 3 after 50 repeats of short questions were removed)
+    # procedure, heldout43 8 and 3 after 50 repeats of short questions were removed;
+    # heldout44 to heldout47 promised 5 and 10: 3 or 4 and 10 or 11 were left)
     per_procedure: int = 4
 
 
@@ -84,6 +85,10 @@ HELDOUT_SETS = {
     "heldout41.tsv": Promise(no_tones=(0.2, 0.35), per_common=9, per_procedure=4),
     "heldout42.tsv": Promise(no_tones=(0.2, 0.35), per_common=10, per_procedure=5),
     "heldout43.tsv": Promise(no_tones=(0.2, 0.35), per_common=8, per_procedure=3),
+    "heldout44.tsv": Promise(no_tones=(0.2, 0.35), per_common=11, per_procedure=3),
+    "heldout45.tsv": Promise(no_tones=(0.2, 0.35), per_common=11, per_procedure=4),
+    "heldout46.tsv": Promise(no_tones=(0.2, 0.35), per_common=10, per_procedure=4),
+    "heldout47.tsv": Promise(no_tones=(0.2, 0.35), per_common=10, per_procedure=4),
 }
 HEADER = ["query", "expected", "category", "tags"]
 CATEGORIES = {
