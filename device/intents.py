@@ -937,6 +937,25 @@ EMERGENCY_PHRASES["rescue"] += (
     "không thấy nổi lên",
 )
 
+# Round 25 (heldout44–47): choking, a hand crushed in a machine, a fall after which the
+# person does not wake when called, robbers with knives, a boat turned over.
+EMERGENCY_PHRASES["medical"] += (
+    "bị hóc",
+    "hóc xương",
+    "mắc nghẹn",
+    "nghẹn tím",
+    "nghẹn thở",
+    "cán nát",
+    "nát tay",
+    "nát chân",
+    "dập nát",
+    "kêu không dậy",
+    "gọi không dậy",
+    "lay không dậy",
+)
+EMERGENCY_PHRASES["police"] += ("vô nhà cướp", "vào nhà cướp", "cướp có dao", "trộm vô nhà")
+EMERGENCY_PHRASES["rescue"] += ("ghe lật", "đò lật", "tàu lật")
+
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
 EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
@@ -976,6 +995,8 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "húc",
         "gục",
         "ngạt",
+        "nghẹn",
+        "hóc",
     ),
     "police": (
         "cướp",
@@ -1376,7 +1397,7 @@ _UNTONED_NOW = frozenset({"dang", "vua", "cuu"})
 _UNTONED_NOT_NOW = {"dang": frozenset({"ky", "ki", "kiem"})}
 # Event words that, without tones, are far more often a common word: "can" is "cần" before it
 # is "cắn", "de" "để", "no" "nó", "tim" "tìm", "doc" "đọc".
-_UNTONED_NOT_EVENTS = frozenset({"can", "de", "no", "tim", "doc"})
+_UNTONED_NOT_EVENTS = frozenset({"can", "de", "no", "tim", "doc", "hoc"})  # "hoc": học
 # "cứu với", "giúp tôi với", "ai cứu", "kêu cứu", "làng nước ơi", "ối làng nước"
 _CRY_SYLLABLES = frozenset({"cuu", "giup", "ai", "keu", "lang", "oi"})
 _URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
@@ -1455,6 +1476,16 @@ _PROCEDURE_CONTEXT = (
     "tiền lương",
     "lãnh lương",
     "lĩnh lương",
+    # an animal gone astray ("con bò đi lạc mấy ngày không thấy về"), not a person missing
+    "bò đi lạc",
+    "trâu đi lạc",
+    "heo đi lạc",
+    "chó đi lạc",
+    "dê đi lạc",
+    "bò lạc",
+    "trâu lạc",
+    "mất bò",
+    "mất trâu",
 )
 
 COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -1808,15 +1839,23 @@ def split_run_together_words(utt: Utterance, known: frozenset[str]) -> Utterance
     The halves lose their tone marks (a merged word's tones cannot be trusted), so they
     match phrases of two or more syllables, which are compared without tones anyway.
     """
+    return _split_words(utt, known)[0]
+
+
+def _split_words(utt: Utterance, known: frozenset[str]) -> tuple[Utterance, frozenset[int]]:
+    """split_run_together_words, and where the halves of split words are in it."""
     toned: list[str] = []
     folded: list[str] = []
+    halves: set[int] = set()
     for t, f in zip(utt.toned, utt.folded, strict=True):
         parts = split_run_together(f, known)
+        if parts:
+            halves.update(range(len(folded), len(folded) + len(parts)))
         toned += parts or [t]
         folded += parts or [f]
-    if len(folded) == len(utt.folded):
-        return utt
-    return Utterance(tuple(toned), tuple(folded), utt.has_tones)
+    if not halves:
+        return utt, frozenset()
+    return Utterance(tuple(toned), tuple(folded), utt.has_tones), frozenset(halves)
 
 
 def detect_emergency(utt: Utterance) -> str | None:
@@ -1828,12 +1867,20 @@ def detect_emergency(utt: Utterance) -> str | None:
     needs a cue that it is happening now ("đang", "cứu", "nhanh lên"). Questions about a
     procedure, and past events without an urgent cue, are not emergencies.
     """
-    split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)
+    split, halves = _split_words(utt, _EMERGENCY_SYLLABLES)
     readings = (utt,) if split is utt else (utt, split)  # nothing split: one reading
     heard, hits = utt, find_phrases(utt, _EMERGENCY)
     if not hits and split is not utt:
-        # A split word is one mistake already: its halves must then be heard right.
-        heard, hits = split, find_phrases(split, _EMERGENCY, loose_pairs=False, tones_kept=False)
+        # A split word is one mistake already: its halves must then be heard right. A phrase
+        # that uses no half was weighed in the question as heard ("mà tau" is not "mã tấu").
+        heard, hits = (
+            split,
+            [
+                h
+                for h in find_phrases(split, _EMERGENCY, loose_pairs=False, tones_kept=False)
+                if halves.intersection(range(h.start, h.end))
+            ],
+        )
     if not hits and any(_now(r) for r in readings):
         heard, hits = (
             split,

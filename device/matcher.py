@@ -51,7 +51,7 @@ from hoixa.device.situation import (
     things_never_done,
     without_unwanted,
 )
-from hoixa.device.synonyms import official_words
+from hoixa.device.synonyms import copied_papers, official_words
 from hoixa.vietnamese import (
     fold,
     fold_syllable,
@@ -579,8 +579,9 @@ class Matcher:
             # five) is not what was asked, however many of its other words were said.
             conflict = np.isin(scores.ids, self._age_conflicts(ages_said))
             score = np.where(conflict, score * AGE_CONFLICT_FACTOR, score)
-        if self._first_time.size and says_again(utt):
-            # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike.
+        if self._first_time.size and (says_again(utt) or copied_papers(utt)):
+            # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike, and
+            # neither is "photo sổ đỏ rồi chứng thực": the paper is held already.
             conflict = np.isin(scores.procs, self._first_time)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
         # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs. Few

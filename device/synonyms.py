@@ -100,6 +100,9 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "ghi tên cha",
         "có tên bố",
         "có tên cha",
+        "có tên ba",
+        "ở với nhau chưa",  # "tụi con ở với nhau chưa làm giấy tờ": not married
+        "sống với nhau chưa",
     ),
     "giám hộ": (
         "người đỡ đầu",
@@ -186,6 +189,7 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "sao y bản chính",
         "photo công chứng",
         "bản photo",
+        "bản phô tô",
         "sao học bạ",
         "sao bằng",
         "sao văn bằng",
@@ -352,6 +356,7 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "bán hàng tạp hóa",
     ),
     "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
+    "gia hạn": ("sắp hết hạn", "gần hết hạn", "sắp hết", "xin ở thêm"),  # tạm trú
     "trẻ em": ("con nít", "trẻ con"),  # "làm căn cước cho con nít"
     "tên đệm": ("tên lót",),  # the South's word for the middle name
 }
@@ -360,9 +365,26 @@ _TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misl
 
 # Papers people ask to have copied or certified ("sao y sổ đỏ", "công chứng giấy khai sinh"):
 # after a word of copying, a paper's name is the thing copied, not a procedure to do.
-COPYING = ("chứng thực", "công chứng", "sao y", "bản sao", "photo", "thị thực")
+COPYING = ("chứng thực", "công chứng", "sao y", "bản sao", "photo", "phô tô", "thị thực")
 PAPERS = ("giấy chứng nhận quyền sử dụng đất", "căn cước", "khai sinh", "kết hôn")
 _COPYING = compile_phrases({"copy": COPYING}, by_sound=False)
+# A paper by its official name or its everyday ones ("sổ đỏ" is the land-use certificate).
+_PAPER_NAMES = compile_phrases(
+    {paper: (paper, *EVERYDAY_WORDS.get(paper, ())) for paper in PAPERS}, by_sound=False
+)
+
+
+def _copying_starts(utt: Utterance) -> int:
+    """Where the first word of copying is heard (the utterance's length if none is)."""
+    return min((hit.start for hit in find_phrases(utt, _COPYING)), default=len(utt))
+
+
+def copied_papers(utt: Utterance) -> set[str]:
+    """The papers named after a word of copying: "photo sổ đỏ rồi chứng thực", "sao chứng
+    thực ba bản sổ đỏ". Whoever copies one holds it already: it is not being applied for
+    ("làm sổ đỏ lần đầu có cần công chứng không" names it before, and is)."""
+    copied_from = _copying_starts(utt)
+    return {hit.key for hit in find_phrases(utt, _PAPER_NAMES) if hit.start > copied_from}
 
 
 def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
@@ -372,8 +394,7 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
     named after a word of copying ("sao y sổ đỏ") is what is copied: no official words.
     """
     hits = find_phrases(utt, _TABLE, overlapping=True)
-    copying = find_phrases(utt, _COPYING, first_only=True)
-    copied_from = copying[0].start if copying else len(utt)
+    copied_from = _copying_starts(utt)
     return [
         (hit.key, hit.start, hit.end)
         for hit in hits

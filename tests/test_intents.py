@@ -305,6 +305,12 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         # right to veto: "nam day" (nằm đây) is not "làm giấy"
         ("tai nan dam xe may nguoi nam day chay mau nhieu lam", "medical"),
         ("thang nho te xuong kinh roi hong thay dau het", "rescue"),  # "kinh": the South's kênh
+        # round 25: choking, a limb crushed, no answer when called, robbers, a boat over
+        ("con bé hóc xương cá tím tái cả mặt", "medical"),
+        ("máy xay lúa cán nát chân chú tui", "medical"),
+        ("ông ngã ngoài sân kêu không dậy", "medical"),
+        ("tui no vo nha cuop co dao", "police"),
+        ("ghe lật ngoài cửa biển mấy người dưới nước", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -384,6 +390,11 @@ def test_emergencies_as_people_shout_them(text, kind):
         "nhà bị cháy khói đen hết giờ xin hỗ trợ",  # the aftermath: a procedure
         "tien thue dat nha tui nam nay dong o dau",  # "đất tui", not "giật túi"
         "ba tui mat o benh vien thi khay tu o dau",  # "khai tử" misheard, not "cạy tủ"
+        "con trâu đi lạc lên rừng ba ngày chưa thấy về thì báo ai",  # an animal astray
+        "con di hoc hat o dau",  # untoned "hoc" is "học" far more often than "hóc"
+        # a word run together is split again, but a phrase that uses none of its halves was
+        # judged as heard: "mà tau" is not "mã tấu"
+        "con tau biểu taulàm cái định danh mà tau nỏ biết làm ở mô",
     ],
 )
 def test_look_alike_ordinary_questions_are_not_emergencies(text):

@@ -17,6 +17,7 @@ from hoixa.device.situation import (
     things_never_done,
     without_unwanted,
 )
+from hoixa.device.synonyms import copied_papers
 
 QUERIES = ROOT / "bench/understanding/queries.tsv"
 
@@ -784,3 +785,31 @@ def test_a_purpose_said_the_southern_way_is_a_purpose():
 )
 def test_everyday_words_for_a_child_a_stopped_allowance_and_a_middle_name(shipped, question, code):
     assert shipped.match(question).candidates[0].code == code
+
+
+def test_a_paper_named_after_a_word_of_copying_is_the_thing_copied():
+    utt = Utterance.of("phô tô giấy chứng nhận quyền sử dụng đất rồi mang lên xã chứng thực")
+    assert copied_papers(utt) == {"giấy chứng nhận quyền sử dụng đất"}  # the first word counts
+    assert copied_papers(Utterance.of("làm sổ đỏ lần đầu có cần công chứng không")) == set()
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # the land certificate being copied is held: not a first land registration
+        ("photo sổ đỏ xong đem ra xã chứng thực mất mấy ngày", "2.000815"),
+        ("làm sổ đỏ lần đầu có cần công chứng giấy tờ không", "1.013978"),
+        # "sắp hết … xin ở thêm" is an extension
+        ("tạm trú của mấy đứa thuê trọ sắp hết rồi xin ở thêm thì làm sao", "1.002755"),
+        # living together unmarried, a baby, the father's name: birth with recognition
+        ("hai đứa ở với nhau chưa cưới giờ có em bé làm khai sinh có tên ba", "1.000689"),
+        ("bà nội muốn làm giám hộ cho cháu mồ côi", "1.004837"),
+    ],
+)
+def test_round_25_copies_extensions_unmarried_parents_and_guardians(shipped, question, code):
+    assert shipped.match(question).candidates[0].code == code
+
+
+def test_boarding_school_rice_money_is_asked_at_the_school(shipped):
+    decision = shipped.match("tiền gạo bán trú cho con bao giờ có")
+    assert decision.action == "not_found" and decision.referral["id"] == "ref.hoc-phi"
