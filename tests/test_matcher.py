@@ -813,3 +813,9 @@ def test_round_25_copies_extensions_unmarried_parents_and_guardians(shipped, que
 def test_boarding_school_rice_money_is_asked_at_the_school(shipped):
     decision = shipped.match("tiền gạo bán trú cho con bao giờ có")
     assert decision.action == "not_found" and decision.referral["id"] == "ref.hoc-phi"
+
+
+def test_a_bank_card_lost_is_not_a_death_registered_again(shipped):
+    # "mất" and "làm lại" alone read as a death registered again; the card says otherwise
+    decision = shipped.match("thẻ atm mất rồi làm lại ở đâu")
+    assert decision.action == "not_found" and decision.referral["id"] == "ref.the-ngan-hang"
