@@ -11,6 +11,7 @@ that matches the villager's own words still matches.
 from __future__ import annotations
 
 from hoixa.device.intents import Utterance, compile_phrases, find_phrases
+from hoixa.vietnamese import fold
 
 EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     # hộ tịch
@@ -399,4 +400,25 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
         (hit.key, hit.start, hit.end)
         for hit in hits
         if not (hit.key in PAPERS and hit.start > copied_from)
+        and not (hit.key == DEATH and _a_paper_is_lost(utt, hit.start))
     ]
+
+
+# "mất" of a paper ("sổ hộ tịch cũ đã mất hết", "giấy khai sinh mất rồi") is a loss, not a
+# death: the paper is the nearest thing named before it, with no person between.
+DEATH = "khai tử"
+PAPER_WORDS = frozenset({"sổ", "giấy", "thẻ", "căn cước", "chứng minh", "hộ khẩu", "bằng"})
+PEOPLE = frozenset({"ông", "bà", "bố", "mẹ", "ba", "má", "cha", "chồng", "vợ", "cụ", "người"})
+PAPER_REACH = 5  # syllables before the word of loss
+
+
+def _a_paper_is_lost(utt: Utterance, at: int) -> bool:
+    words = utt.toned if utt.has_tones else utt.folded
+    papers = PAPER_WORDS if utt.has_tones else frozenset(fold(w) for w in PAPER_WORDS)
+    people = PEOPLE if utt.has_tones else frozenset(fold(w) for w in PEOPLE)
+    for i in range(at - 1, max(at - PAPER_REACH, 0) - 1, -1):
+        if words[i] in people:
+            return False
+        if words[i] in papers or " ".join(words[i : i + 2]) in papers:
+            return True
+    return False

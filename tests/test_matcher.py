@@ -17,7 +17,7 @@ from hoixa.device.situation import (
     things_never_done,
     without_unwanted,
 )
-from hoixa.device.synonyms import copied_papers
+from hoixa.device.synonyms import copied_papers, official_words
 
 QUERIES = ROOT / "bench/understanding/queries.tsv"
 
@@ -819,3 +819,13 @@ def test_a_bank_card_lost_is_not_a_death_registered_again(shipped):
     # "mất" and "làm lại" alone read as a death registered again; the card says otherwise
     decision = shipped.match("thẻ atm mất rồi làm lại ở đâu")
     assert decision.action == "not_found" and decision.referral["id"] == "ref.the-ngan-hang"
+
+
+def test_a_record_lost_is_not_a_death(shipped):
+    # "sổ ở xã đã mất hết": the book is lost; nobody died, so not a death registered again
+    question = "bà tôi có khai sinh hồi xưa mà sổ ở xã đã mất hết giờ đăng ký lại thế nào"
+    assert all(word != "khai tử" for word, _, _ in official_words(Utterance.of(question)))
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == "1.004884"
+    died = official_words(Utterance.of("bà tôi đã mất rồi làm giấy chứng tử ở đâu"))
+    assert "khai tử" in {word for word, _, _ in died}
