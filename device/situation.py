@@ -148,7 +148,7 @@ def things_done(utt: Utterance) -> set[tuple[str, str]]:
     words = _said(utt)
     done = set()
     for i in range(len(words) - 1):
-        if NOT_YET & set(words[i + 2 : i + 4]):
+        if NOT_YET & set(_same_clause(words[i + 2 : i + 4])):
             continue
         before = words[max(i - 4, 0) : i]
         if HAD_BEFORE in before:  # "đã có giấy khai sinh", not "đã mấy tháng chưa khai sinh"
@@ -160,6 +160,19 @@ def things_done(utt: Utterance) -> set[tuple[str, str]]:
         if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before):
             done.add((words[i], words[i + 1]))  # "có khai sinh rồi"
     return done
+
+
+# Words that start another clause: "đã có giấy khai sinh mà chưa có tên bố" says the
+# birth was registered; the "chưa" is about the father's name.
+CLAUSE_STARTS = ("ma", "nhung")
+
+
+def _same_clause(words: list[str]) -> list[str]:
+    """The words up to the start of another clause."""
+    for i, word in enumerate(words):
+        if word in CLAUSE_STARTS:
+            return words[:i]
+    return words
 
 
 # Words that end what was already done and start what is asked now ("… rồi thì …").
