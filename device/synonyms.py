@@ -358,6 +358,14 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "bảo hiểm y tế": ("thẻ bảo hiểm", "bảo hiểm cho bé", "bhyt"),
     "gia hạn": ("sắp hết hạn", "gần hết hạn", "sắp hết", "xin ở thêm"),  # tạm trú
+    # an ID card held is the "hồ sơ, giấy tờ cá nhân" of a late birth registration
+    "giấy tờ cá nhân": (
+        "có căn cước",
+        "có chứng minh",
+        "có chứng minh thư",
+        "có sổ hộ khẩu",
+        "có học bạ",
+    ),
     "trẻ em": ("con nít", "trẻ con"),  # "làm căn cước cho con nít"
     "tên đệm": ("tên lót",),  # the South's word for the middle name
 }
@@ -401,7 +409,21 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
         for hit in hits
         if not (hit.key in PAPERS and hit.start > copied_from)
         and not (hit.key == DEATH and _a_paper_is_lost(utt, hit.start))
+        and not (hit.key == PAPERS_HELD and _not_held(utt, hit.start))
     ]
+
+
+# "chưa có căn cước" holds no card: it is not the papers of a late birth registration.
+PAPERS_HELD = "giấy tờ cá nhân"
+NOT_HELD = frozenset({"chưa", "không", "hổng", "hông", "chẳng", "nỏ"})
+
+
+def _not_held(utt: Utterance, at: int) -> bool:
+    if at == 0:
+        return False
+    if utt.has_tones:
+        return utt.toned[at - 1] in NOT_HELD
+    return utt.folded[at - 1] in {"chua", "khong", "hong", "chang"}  # "no" may be "nó"
 
 
 # "mất" of a paper ("sổ hộ tịch cũ đã mất hết", "giấy khai sinh mất rồi") is a loss, not a

@@ -831,3 +831,11 @@ def test_a_record_lost_is_not_a_death(shipped):
     assert decision.action == "answer" and decision.procedure["code"] == "1.004884"
     died = official_words(Utterance.of("bà tôi đã mất rồi làm giấy chứng tử ở đâu"))
     assert "khai tử" in {word for word, _, _ in died}
+
+
+def test_an_id_card_held_is_the_papers_of_a_late_birth_registration(shipped):
+    question = "bà nội tôi có căn cước mà hồi xưa không làm khai sinh giờ làm được không"
+    assert ("giấy tờ cá nhân", 3, 6) in official_words(Utterance.of(question))
+    assert shipped.match(question).candidates[0].code == "1.004772"
+    # a card not held is not
+    assert official_words(Utterance.of("mẹ tôi chưa có căn cước bao giờ")) == []
