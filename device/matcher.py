@@ -41,10 +41,12 @@ from hoixa.device.situation import (
     clause_before_purpose,
     is_after_death,
     is_first_time,
+    is_record_change,
     papers_held_or_needed,
     registered_thing,
     reregistered_thing,
     says_again,
+    says_card_changed,
     says_record_lost,
     says_someone_died,
     things_done,
@@ -92,6 +94,9 @@ AFTER_EXPLAINED = 0.5  # share of "… rồi thì <this>" / "<this> để …" t
 # registered already, a re-registration of what never was, a copy of a lost record, funeral
 # costs when nobody died (device/situation.py reads those conditions).
 FIRST_TIME_CONFLICT_FACTOR = 0.6
+# "căn cước ghi sai quê quán": the record change is named by most of the words, but the card
+# is what changes; lowered more than a first-time conflict, or the record still comes first.
+CARD_CHANGE_FACTOR = 0.4
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -411,6 +416,10 @@ class Matcher:
             ],
             dtype=np.int32,
         )
+        self._record_change = np.asarray(
+            [i for i, proc in enumerate(self.procedures) if is_record_change(proc)],
+            dtype=np.int32,
+        )
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -592,6 +601,10 @@ class Matcher:
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
             conflict = np.isin(scores.procs, self._needing_the_record)
             score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+        if self._record_change.size and says_card_changed(utt):
+            # "căn cước ghi sai quê quán": the card is changed, not the civil-status record.
+            conflict = np.isin(scores.procs, self._record_change)
+            score = np.where(conflict, score * CARD_CHANGE_FACTOR, score)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.

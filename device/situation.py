@@ -56,6 +56,44 @@ def says_someone_died(utt: Utterance) -> bool:
     return _says_any(utt, DEATH_WORDS)
 
 
+# A procedure that changes what the civil-status record says, and words that say the ID
+# card is what must change: "căn cước ghi sai quê quán", "đổi tên rồi thì thẻ căn cước có
+# phải đổi theo không", "cải chính tên trong giấy khai sinh rồi giờ đổi căn cước". The card
+# is changed by its own procedure (cấp đổi), whatever changed in the record before.
+RECORD_CHANGE = ("thay doi", "cai chinh")
+CARD = ("can", "cuoc")
+CARD_CHANGES = ("sai", "doi", "cu")  # ghi sai, đổi (theo), tên cũ
+CARD_CHANGES_TONED = ("sai", "đổi", "cũ")
+CARD_REACH = 5  # syllables after "căn cước" where its change is said
+RECORD_WORDS = ("khai", "ho", "giay", "so")  # a record named: its change is not the card's
+
+
+def is_record_change(proc: Procedure) -> bool:
+    """Whether the procedure changes what a civil-status record says."""
+    name = fold(proc["name"])
+    return any(name.startswith(phrase) for phrase in RECORD_CHANGE)
+
+
+def says_card_changed(utt: Utterance) -> bool:
+    """Whether the ID card is what the question wants changed (see CARD_CHANGES)."""
+    words = utt.folded
+    changes = CARD_CHANGES_TONED if utt.has_tones else CARD_CHANGES
+    heard = utt.toned if utt.has_tones else words
+    for i in range(len(words) - 1):
+        if words[i : i + 2] != CARD:
+            continue
+        if "doi" in words[max(i - 3, 0) : i] and not set(words[max(i - 3, 0) : i]) & {"ten"}:
+            return True  # "đổi (lại thẻ) căn cước", not "đổi tên căn cước" … (rare either way)
+        for word, folded in zip(
+            heard[i + 2 : i + 2 + CARD_REACH], words[i + 2 : i + 2 + CARD_REACH], strict=True
+        ):
+            if folded in RECORD_WORDS:
+                break
+            if word in changes:
+                return True
+    return False
+
+
 # A procedure that registers something for the first time, and words that say it was done.
 REGISTERING = ["dang", "ky"]  # "Đăng ký khai sinh…"
 REGISTERING_WITHIN = " ve dang ky "  # "Liên thông thủ tục hành chính về đăng ký khai sinh"
