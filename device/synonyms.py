@@ -416,14 +416,14 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
 # "chưa có căn cước" holds no card: it is not the papers of a late birth registration.
 PAPERS_HELD = "giấy tờ cá nhân"
 NOT_HELD = frozenset({"chưa", "không", "hổng", "hông", "chẳng", "nỏ"})
+NOT_HELD_REACH = 3
 
 
 def _not_held(utt: Utterance, at: int) -> bool:
-    if at == 0:
-        return False
+    before = slice(max(at - NOT_HELD_REACH, 0), at)  # "chưa bao giờ có căn cước"
     if utt.has_tones:
-        return utt.toned[at - 1] in NOT_HELD
-    return utt.folded[at - 1] in {"chua", "khong", "hong", "chang"}  # "no" may be "nó"
+        return bool(NOT_HELD.intersection(utt.toned[before]))
+    return bool({"chua", "khong", "hong", "chang"}.intersection(utt.folded[before]))  # "no": nó
 
 
 # "mất" of a paper ("sổ hộ tịch cũ đã mất hết", "giấy khai sinh mất rồi") is a loss, not a

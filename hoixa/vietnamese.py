@@ -328,7 +328,16 @@ def strip_fillers(normal_text: str) -> str:
     text = f" {normal_text} "
     for phrase in _FILLER_PHRASES_NORMAL:
         text = text.replace(f" {phrase} ", " ")
-    return " ".join(w for w in text.split() if w not in FILLER_WORDS)
+    kept: list[str] = []
+    for word in text.split():
+        if word not in FILLER_WORDS or (word == "ơi" and kept[-1:] in CRIED_TO):
+            kept.append(word)
+    return " ".join(kept)
+
+
+# "Trời ơi", "làng nước ơi": a cry, not a polite "cô ơi": its "ơi" is kept, so that the
+# emergency cues can hear it.
+CRIED_TO = (["trời"], ["giời"], ["nước"])
 
 
 # Regional spellings of words the phrases are written with: Southern "hổng thấy" is "không

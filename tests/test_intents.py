@@ -311,6 +311,12 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("ông ngã ngoài sân kêu không dậy", "medical"),
         ("tui no vo nha cuop co dao", "police"),
         ("ghe lật ngoài cửa biển mấy người dưới nước", "rescue"),
+        # round 27: a cry as the cue, people who cannot get out, forest mushrooms, sinking
+        ("trời ơi ông tui té trên rẫy rồi", "medical"),
+        ("chết cha ông tui té ngoài vườn", "medical"),
+        ("ăn nấm trên rừng về mấy đứa nhỏ nôn quá", "medical"),
+        ("có người chìm ngoài bến đò", "rescue"),
+        ("hàng xóm đang cầm dao đuổi chém nhau vì tranh chấp đất", "police"),  # not a dispute
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -392,6 +398,9 @@ def test_emergencies_as_people_shout_them(text, kind):
         "ba tui mat o benh vien thi khay tu o dau",  # "khai tử" misheard, not "cạy tủ"
         "con trâu đi lạc lên rừng ba ngày chưa thấy về thì báo ai",  # an animal astray
         "con di hoc hat o dau",  # untoned "hoc" is "học" far more often than "hóc"
+        "ba mạ nó chết đuối hết rồi tui muốn làm giám hộ cho nó",  # the aftermath
+        "con heo bị sét đánh chết có được đền không",
+        "hai nhà cãi nhau về lô đất tái định cư muốn xã hòa giải",  # "lô đất", not "lở đất"
         # a word run together is split again, but a phrase that uses none of its halves was
         # judged as heard: "mà tau" is not "mã tấu"
         "con tau biểu taulàm cái định danh mà tau nỏ biết làm ở mô",
@@ -414,6 +423,7 @@ def test_look_alike_ordinary_questions_are_not_emergencies(text):
         ("ông tui đang ăn cơm té xuống không nói được miệng méo xệch", "medical"),
         # without tones only words that are rarely anything else, and one more of them
         ("nuoc lu cuon troi ca nha ba nguoi chua thay", "rescue"),
+        ("mẹ tôi tự nhiên ngất không biết gì", "medical"),  # round 27
     ],
 )
 def test_harm_described_without_its_name_is_distress(text, kind):

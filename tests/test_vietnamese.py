@@ -93,6 +93,13 @@ def test_sound_key_keeps_different_sounds_apart(a, b):
     assert sound_key(a) != sound_key(b)
 
 
+def test_a_cry_keeps_its_oi_a_greeting_does_not():
+    # "trời ơi", "làng nước ơi" are cries an emergency cue listens for; "cô ơi" is politeness
+    assert strip_fillers("trời ơi thằng nhỏ té xuống ao") == "trời ơi thằng nhỏ té xuống ao"
+    assert strip_fillers("làng nước ơi cháy nhà") == "làng nước ơi cháy nhà"
+    assert strip_fillers("cô ơi cho hỏi") == "cho hỏi"
+
+
 def test_strip_fillers_removes_politeness_and_hesitation_only():
     text = normalize("Ờ cô ơi cho tôi hỏi làm giấy khai sinh cho cháu nhé")
     assert strip_fillers(text) == "làm giấy khai sinh cho cháu"
