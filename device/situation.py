@@ -65,6 +65,7 @@ CARD = ("can", "cuoc")
 CARD_CHANGES = ("sai", "doi", "cu")  # ghi sai, đổi (theo), tên cũ
 CARD_CHANGES_TONED = ("sai", "đổi", "cũ")
 CARD_REACH = 5  # syllables after "căn cước" where its change is said
+CARD_CHANGE_BEFORE = 3  # syllables before it: "đổi lại thẻ căn cước"
 RECORD_WORDS = ("khai", "ho", "giay", "so")  # a record named: its change is not the card's
 
 
@@ -82,8 +83,9 @@ def says_card_changed(utt: Utterance) -> bool:
     for i in range(len(words) - 1):
         if words[i : i + 2] != CARD:
             continue
-        if "doi" in words[max(i - 3, 0) : i] and not set(words[max(i - 3, 0) : i]) & {"ten"}:
-            return True  # "đổi (lại thẻ) căn cước", not "đổi tên căn cước" … (rare either way)
+        before = words[max(i - CARD_CHANGE_BEFORE, 0) : i]
+        if "doi" in before and "ten" not in before:
+            return True  # "đổi (lại thẻ) căn cước"; "đổi tên" says what changed, not where
         for word, folded in zip(
             heard[i + 2 : i + 2 + CARD_REACH], words[i + 2 : i + 2 + CARD_REACH], strict=True
         ):

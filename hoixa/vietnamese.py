@@ -330,14 +330,14 @@ def strip_fillers(normal_text: str) -> str:
         text = text.replace(f" {phrase} ", " ")
     kept: list[str] = []
     for word in text.split():
-        if word not in FILLER_WORDS or (word == "ơi" and kept[-1:] in CRIED_TO):
+        if word not in FILLER_WORDS or (word == "ơi" and kept and kept[-1] in CRIED_TO):
             kept.append(word)
     return " ".join(kept)
 
 
 # "Trời ơi", "làng nước ơi": a cry, not a polite "cô ơi": its "ơi" is kept, so that the
 # emergency cues can hear it.
-CRIED_TO = (["trời"], ["giời"], ["nước"])
+CRIED_TO = frozenset({"trời", "giời", "nước"})
 
 
 # Regional spellings of words the phrases are written with: Southern "hổng thấy" is "không
