@@ -158,6 +158,11 @@ def _with_digits(utt: Utterance) -> Utterance:
     return Utterance(toned, tuple(fold_syllable(s) for s in toned), utt.has_tones)
 
 
+def _lowered(score: np.ndarray, procs: np.ndarray, which: np.ndarray, factor: float) -> np.ndarray:
+    """The phrase scores with those of the procedures `which` multiplied by `factor`."""
+    return np.where(np.isin(procs, which), score * factor, score)
+
+
 @dataclass(frozen=True)
 class AgeLimit:
     """An age a phrase is for: "dưới 14 tuổi" (<), "từ đủ 14 tuổi" (>=), "con 14 tuổi" (=)."""
@@ -591,20 +596,19 @@ class Matcher:
         if self._first_time.size and (says_again(utt) or copied_papers(utt)):
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike, and
             # neither is "photo sổ đỏ rồi chứng thực": the paper is held already.
-            conflict = np.isin(scores.procs, self._first_time)
-            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+            score = _lowered(score, scores.procs, self._first_time, FIRST_TIME_CONFLICT_FACTOR)
         # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs. Few
         # procedures are for after a death, so their scores are lowered per procedure below.
         nobody_died = bool(self._after_death) and not says_someone_died(utt)
         unsaid = self._after_death if nobody_died else frozenset()
         if self._needing_the_record.size and says_record_lost(utt):
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
-            conflict = np.isin(scores.procs, self._needing_the_record)
-            score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+            score = _lowered(
+                score, scores.procs, self._needing_the_record, FIRST_TIME_CONFLICT_FACTOR
+            )
         if self._record_change.size and says_card_changed(utt):
             # "căn cước ghi sai quê quán": the card is changed, not the civil-status record.
-            conflict = np.isin(scores.procs, self._record_change)
-            score = np.where(conflict, score * CARD_CHANGE_FACTOR, score)
+            score = _lowered(score, scores.procs, self._record_change, CARD_CHANGE_FACTOR)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.
@@ -613,8 +617,7 @@ class Matcher:
             (things_done(utt), self._registering),
         ):
             for thing in things & procedures.keys():
-                conflict = np.isin(scores.procs, procedures[thing])
-                score = np.where(conflict, score * FIRST_TIME_CONFLICT_FACTOR, score)
+                score = _lowered(score, scores.procs, procedures[thing], FIRST_TIME_CONFLICT_FACTOR)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.

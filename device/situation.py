@@ -317,7 +317,7 @@ PAPERS = {"giay": "giấy", "so": "sổ", "trich": "trích"}
 PAPER_NAMES = {("can", "cuoc"): ("căn", "cước"), ("chung", "minh"): ("chứng", "minh")}
 
 
-def _paper_at(utt: Utterance, start: int) -> bool:
+def paper_at(utt: Utterance, start: int) -> bool:
     """Whether a paper's name starts at `start`: "giấy …", "sổ …", "trích lục …", "căn cước"."""
     word = utt.folded[start]
     if word in PAPERS:
@@ -364,7 +364,7 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
         a in YES_NO_ENDS and b in ALTERNATIVES for a, b in pairwise(words)
     )
     for start in range(len(words)):
-        if start < 2 or not _paper_at(utt, start):
+        if start < 2 or not paper_at(utt, start):
             continue
         end = start + 1
         while end < len(words) and end - start < PAPER_REACH and words[end] not in PAPER_ENDS:

@@ -11,6 +11,7 @@ that matches the villager's own words still matches.
 from __future__ import annotations
 
 from hoixa.device.intents import Utterance, compile_phrases, find_phrases
+from hoixa.device.situation import NOT_YET, paper_at
 from hoixa.vietnamese import fold
 
 EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
@@ -415,35 +416,28 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
 
 # "chưa có căn cước" holds no card: it is not the papers of a late birth registration.
 PAPERS_HELD = "giấy tờ cá nhân"
-NOT_HELD = frozenset({"chưa", "không", "hổng", "hông", "chẳng", "nỏ"})
-NOT_HELD_FOLDED = frozenset({"chua", "khong", "hong", "chang"})  # not "no": it may be "nó"
 NOT_HELD_REACH = 3  # syllables before: "chưa bao giờ có căn cước"
 
 
 def _not_held(utt: Utterance, at: int) -> bool:
     before = slice(max(at - NOT_HELD_REACH, 0), at)
-    if utt.has_tones:
-        return bool(NOT_HELD.intersection(utt.toned[before]))
-    return bool(NOT_HELD_FOLDED.intersection(utt.folded[before]))
+    # and Central "nỏ", only with its tone: "no" is as often "nó"
+    return bool(NOT_YET.intersection(utt.folded[before])) or "nỏ" in utt.toned[before]
 
 
 # "mất" of a paper ("sổ hộ tịch cũ đã mất hết", "giấy khai sinh mất rồi") is a loss, not a
 # death: the paper is the nearest thing named before it, with no person between.
 DEATH = "khai tử"
-PAPER_WORDS = frozenset({"sổ", "giấy", "thẻ", "căn cước", "chứng minh", "hộ khẩu", "bằng"})
 PEOPLE = frozenset({"ông", "bà", "bố", "mẹ", "ba", "má", "cha", "chồng", "vợ", "cụ", "người"})
-PAPER_WORDS_FOLDED = frozenset(fold(w) for w in PAPER_WORDS)
 PEOPLE_FOLDED = frozenset(fold(w) for w in PEOPLE)
 PAPER_REACH = 5  # syllables before the word of loss
 
 
 def _a_paper_is_lost(utt: Utterance, at: int) -> bool:
-    words = utt.toned if utt.has_tones else utt.folded
-    papers = PAPER_WORDS if utt.has_tones else PAPER_WORDS_FOLDED
-    people = PEOPLE if utt.has_tones else PEOPLE_FOLDED
+    words, people = (utt.toned, PEOPLE) if utt.has_tones else (utt.folded, PEOPLE_FOLDED)
     for i in range(at - 1, max(at - PAPER_REACH, 0) - 1, -1):
         if words[i] in people:
             return False
-        if words[i] in papers or " ".join(words[i : i + 2]) in papers:
+        if paper_at(utt, i):
             return True
     return False

@@ -330,14 +330,18 @@ def strip_fillers(normal_text: str) -> str:
         text = text.replace(f" {phrase} ", " ")
     kept: list[str] = []
     for word in text.split():
-        if word not in FILLER_WORDS or (word == "ơi" and kept and kept[-1] in CRIED_TO):
+        if word not in FILLER_WORDS or (word == "ơi" and _crying(kept)):
             kept.append(word)
     return " ".join(kept)
 
 
-# "Trời ơi", "làng nước ơi": a cry, not a polite "cô ơi": its "ơi" is kept, so that the
-# emergency cues can hear it.
-CRIED_TO = frozenset({"trời", "giời", "nước"})
+# "Trời ơi", "làng nước ơi", "bà con ơi": a cry, not a polite "cô ơi": its "ơi" is kept,
+# so that the emergency cues written with it can hear it.
+CRIED_TO = (("trời",), ("giời",), ("nước",), ("bà", "con"))
+
+
+def _crying(words: list[str]) -> bool:
+    return any(tuple(words[-len(cried) :]) == cried for cried in CRIED_TO)
 
 
 # Regional spellings of words the phrases are written with: Southern "hổng thấy" is "không

@@ -98,6 +98,8 @@ def test_a_cry_keeps_its_oi_a_greeting_does_not():
     assert strip_fillers("trời ơi thằng nhỏ té xuống ao") == "trời ơi thằng nhỏ té xuống ao"
     assert strip_fillers("làng nước ơi cháy nhà") == "làng nước ơi cháy nhà"
     assert strip_fillers("cô ơi cho hỏi") == "cho hỏi"
+    assert strip_fillers("bà con ơi cứu với") == "bà con ơi cứu với"
+    assert strip_fillers("con ơi cho mẹ hỏi") == "con cho mẹ hỏi"  # a child called, not a cry
 
 
 def test_strip_fillers_removes_politeness_and_hesitation_only():
