@@ -40,6 +40,7 @@ from hoixa.device.situation import (
     clause_after_done,
     clause_before_purpose,
     is_after_death,
+    is_card_not_reissued,
     is_first_time,
     is_record_change,
     papers_held_or_needed,
@@ -47,6 +48,7 @@ from hoixa.device.situation import (
     reregistered_thing,
     says_again,
     says_card_changed,
+    says_card_damaged,
     says_record_lost,
     says_someone_died,
     things_done,
@@ -97,6 +99,9 @@ FIRST_TIME_CONFLICT_FACTOR = 0.6
 # "căn cước ghi sai quê quán": the record change is named by most of the words, but the card
 # is what changes; lowered more than a first-time conflict, or the record still comes first.
 CARD_CHANGE_FACTOR = 0.4
+# "thẻ căn cước bị gãy đôi rồi đổi thẻ mới": a damaged card is re-issued, not exchanged nor
+# issued as a first card, however the villager names it; lowered as much as a card change.
+CARD_DAMAGE_FACTOR = CARD_CHANGE_FACTOR
 
 # Words villagers wrap their question in: people, "want", "now", "then". They may appear in a
 # procedure's name ("nhận cha, mẹ, con"), so they still match, but they count for little when
@@ -425,6 +430,10 @@ class Matcher:
             [i for i, proc in enumerate(self.procedures) if is_record_change(proc)],
             dtype=np.int32,
         )
+        self._card_not_reissued = np.asarray(
+            [i for i, proc in enumerate(self.procedures) if is_card_not_reissued(proc)],
+            dtype=np.int32,
+        )
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -609,6 +618,9 @@ class Matcher:
         if self._record_change.size and says_card_changed(utt):
             # "căn cước ghi sai quê quán": the card is changed, not the civil-status record.
             score = _lowered(score, scores.procs, self._record_change, CARD_CHANGE_FACTOR)
+        if self._card_not_reissued.size and says_card_damaged(utt):
+            # "căn cước bị gãy đôi rồi đổi thẻ mới": re-issued (cấp lại), not exchanged.
+            score = _lowered(score, scores.procs, self._card_not_reissued, CARD_DAMAGE_FACTOR)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.

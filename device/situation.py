@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from hoixa.contract.catalogue import Procedure, spoken_name
 from hoixa.device.intents import Utterance, remove_at
-from hoixa.vietnamese import fold
+from hoixa.vietnamese import fold, normalize
 
 # A procedure for the first time, and words that say it is not the first time.
 FIRST_TIME = "lan dau"
@@ -93,6 +93,47 @@ def says_card_changed(utt: Utterance) -> bool:
                 break
             if word in changes:
                 return True
+    return False
+
+
+# The card exchange, and words that say the ID card is damaged: "thẻ căn cước bị gãy đôi",
+# "căn cước mờ hết chữ", "hư cái chíp". Luật Căn cước 2023 (art. 24(2)(a)) re-issues a card
+# "bị hư hỏng không sử dụng được" (cấp lại, as the portal's record of 1.014064 says); the
+# exchange (cấp đổi) is for an age, changed or misprinted details. Villagers say "đổi" for
+# both, so the damage, not the verb, tells which.
+# The first card ("cấp thẻ căn cước cho người từ đủ 14 tuổi") is not for a damaged one either.
+CARDS_NOT_REISSUED = ("cap doi the can cuoc", "cap the can cuoc")
+_CARD_DAMAGE = "gãy bể vỡ rách nứt hỏng hư nát mờ bong tróc trầy cong vênh nhòe ướt ngấm mẻ nhàu"
+CARD_DAMAGE_TONED = frozenset(normalize(_CARD_DAMAGE).split())
+# Without tones most of those are other words too ("hong" is Southern "hông", "mo" the
+# Central "mô"), so they count only after "bị"; these few are damage wherever they stand.
+CARD_DAMAGE_FOLDED = frozenset(("gay", "troc", "nhoe", "venh"))
+CARD_DAMAGE_AFTER_BI = frozenset(fold(_CARD_DAMAGE).split())
+CARD_DAMAGE_REACH = 7  # syllables after "căn cước": "căn cước gắn chíp của tui bị cong hư chíp"
+
+
+def is_card_not_reissued(proc: Procedure) -> bool:
+    """Whether the procedure issues an ID card other than by re-issue: the first card or the
+    exchange (cấp đổi), neither of which is for a damaged card."""
+    return fold(proc["name"]).startswith(CARDS_NOT_REISSUED)
+
+
+def says_card_damaged(utt: Utterance) -> bool:
+    """Whether the question says the ID card is damaged (see CARD_DAMAGE_TONED)."""
+    words = utt.folded
+    for i in range(len(words) - 1):
+        if words[i : i + 2] != CARD:
+            continue
+        after = slice(i + 2, i + 2 + CARD_DAMAGE_REACH)
+        if utt.has_tones:
+            if any(word in CARD_DAMAGE_TONED for word in utt.toned[after]):
+                return True
+            continue
+        said_bi = False
+        for word in words[after]:
+            if word in CARD_DAMAGE_FOLDED or (said_bi and word in CARD_DAMAGE_AFTER_BI):
+                return True
+            said_bi = said_bi or word == "bi"
     return False
 
 

@@ -13,6 +13,7 @@ from hoixa.device.situation import (
     registered_thing,
     reregistered_thing,
     says_card_changed,
+    says_card_damaged,
     says_record_lost,
     things_done,
     things_never_done,
@@ -867,3 +868,38 @@ def test_a_wrong_card_is_changed_not_the_civil_status_record(shipped):
     assert decision.candidates[0].code == "1.014063"
     record = shipped.match("giấy khai sinh ghi sai ngày sinh muốn sửa lại")
     assert record.candidates[0].code == "1.004859"
+
+
+@pytest.mark.parametrize(
+    ("question", "damaged"),
+    [
+        ("thẻ căn cước bị gãy đôi rồi đổi thẻ mới", True),
+        ("căn cước gắn chip của tui bị cong hư chip rồi đổi cái mới sao", True),
+        ("the can cuoc bi mo het chu muon doi the moi", True),  # toneless, after "bị"
+        ("the can cuoc cu troc het lop nhua", True),  # "troc" is damage without "bị"
+        ("căn cước còn hạn thì có phải đổi không", False),  # "còn" is not "cong"
+        ("can cuoc hong co thi lam sao", False),  # Southern "hông", not "hỏng"
+        ("tôi đủ sáu mươi tuổi có phải đổi căn cước không", False),
+        ("nhà bị hỏng mái mà căn cước vẫn còn", False),  # the damage is said before the card
+    ],
+)
+def test_says_card_damaged(question, damaged):
+    assert says_card_damaged(Utterance.of(question)) is damaged
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "thẻ căn cước bị gãy đôi rồi đổi thẻ mới cần mang gì",
+        "cái thẻ căn cước của tui bể làm hai rồi đổi cái mới sao đây",
+        "the can cuoc bi hong chip doi the moi",
+    ],
+)
+def test_a_damaged_card_is_reissued_not_exchanged(shipped, question):
+    # Luật Căn cước 2023 art. 24(2)(a): a card "bị hư hỏng không sử dụng được" is re-issued
+    # (cấp lại), whatever verb the villager uses; the exchange is for age and changed details.
+    assert shipped.match(question).candidates[0].code == "1.014064"
+    assert (
+        shipped.match("năm nay tôi đủ bốn mươi tuổi có phải đổi căn cước không").candidates[0].code
+        == "1.014063"
+    )
