@@ -958,6 +958,9 @@ EMERGENCY_PHRASES["rescue"] += ("ghe lật", "đò lật", "tàu lật")
 # Round 27 (heldout48–51): someone sinking, poisoned by forest mushrooms.
 EMERGENCY_PHRASES["rescue"] += ("có người chìm", "chìm dưới sông", "chìm xuống sông")
 EMERGENCY_PHRASES["medical"] += ("ngộ độc nấm", "ăn lá ngón")
+# Round 28 (heldout52–55): run over by a vehicle. Not "xe chẹt": its spelling without tones
+# is "xe chết", as in "tai nạn xe chết", and long phrases are matched without tones.
+EMERGENCY_PHRASES["medical"] += ("xe cán qua", "bị xe cán qua")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -1036,7 +1039,7 @@ EMERGENCY_EVENTS: dict[str, tuple[str, ...]] = {
 # word may mean anything ("lật" a page, "trôi" time, "kẹt" money); two different ones, or
 # one with an event word, in a question that names no procedure tell of harm happening now.
 DISTRESS_SIGNS: dict[str, tuple[str, ...]] = {
-    "fire": ("phựt", "bùng", "bốc", "cháy rụi", "khét"),
+    "fire": ("phựt", "bùng", "bốc", "cháy rụi", "khét", "mù mịt"),
     "medical": (
         "nằm im",
         "nằm sấp",
@@ -1077,6 +1080,7 @@ DISTRESS_SIGNS: dict[str, tuple[str, ...]] = {
         "trượt",
         "lịm",
         "không biết gì",  # "xỉu hông biết gì hết"
+        "lăn ra",  # round 28: "mạ tui lăn ra không nói được chi nữa"
     ),
     "rescue": (
         "mắc kẹt",
@@ -1090,6 +1094,8 @@ DISTRESS_SIGNS: dict[str, tuple[str, ...]] = {
         "đổ sập",
         "chưa thấy",
         "mất tích",
+        "kêu trong đó",  # round 28: "khói mù mịt có người kêu trong đó"
+        "kêu bên trong",
     ),
     "police": ("kêu cứu", "la làng", "đánh", "hành hung"),
 }
@@ -1235,7 +1241,17 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "ngang cổ",
             "tới ngực",
             "ngang ngực",
+            "đến nóc",  # round 28: "nước lên đến mái, cả nhà trên nóc"
+            "đến mái",
+            "trên nóc",
+            "trên mái",
         ),
+    ),
+    # "đất núi đổ xuống nhà bên kia": a landslide told without its name (round 28)
+    (
+        "rescue",
+        ("đất", "núi", "đồi", "đất đá", "đá"),
+        ("đổ xuống", "đổ ập", "lở xuống", "sạt xuống", "trôi xuống", "tuột xuống"),
     ),
     # "ra suối tắm giờ không thấy đâu": a child gone at the water
     (
@@ -1252,6 +1268,9 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "chưa ngoi lên",
             "không ngoi lên",
             "bong bóng",
+            "thiếu một đứa",  # round 28: "tắm ngoài kênh giờ kiếm thiếu một đứa"
+            "thiếu một người",
+            "thiếu mất một",
         ),
     ),
     # "trong bếp cứ xì xì mùi hôi như trứng thối": gas, not the well water
@@ -1373,6 +1392,9 @@ NOW_CUES = (
     "ối trời",
     "không ra được",
     "chưa thấy ra",
+    # round 28 (heldout52–55)
+    "chưa ra được",
+    "còn thở",
 )
 # A past event, told to ask about its aftermath ("tai nạn từ năm ngoái"), is not happening now.
 PAST_CUES = (
@@ -1413,6 +1435,14 @@ _UNTONED_NOT_EVENTS = frozenset({"can", "de", "no", "tim", "doc", "hoc"})  # "ho
 _CRY_SYLLABLES = frozenset({"cuu", "giup", "ai", "keu", "lang", "oi"})
 _URGENT_CUES = ("đang", "cứu", "cứu với", "gấp", "nhanh lên", "ngay", "khẩn cấp", "mau lên")
 _URGENT_CUES += ("mất liên lạc",)  # "ghe hư máy … mất liên lạc từ hôm qua": still out there
+# Someone alive and in danger now outweighs a procedure named before: "tôi muốn hỏi làm khai
+# tử nhưng mà thằng em vừa ngã từ trên mỏ đá xuống còn thở", "cứu với".
+ALIVE_NOW_CUES = ("còn thở", "vẫn còn thở", "thoi thóp", "cứu với", "cứu tôi với", "cứu tui với")
+NOT_ALIVE_CUES = ("không còn thở", "hổng còn thở", "chẳng còn thở")
+# A question given up for what is happening: "cho em hỏi thủ tục, ờ mà thôi, chồng em bị điện
+# giật nằm im rồi". What follows the last "thôi" is weighed on its own.
+TURNING_AWAY = "thôi"
+TURNED_MIN_SYLLABLES = 3
 
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
 # chết đuối", "trợ cấp tai nạn") is not itself an emergency.
@@ -1725,6 +1755,8 @@ _TONED_PAIRS = tuple(
 )
 _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False)
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
+_ALIVE_NOW = compile_phrases({"alive": ALIVE_NOW_CUES}, by_sound=False)
+_NOT_ALIVE = compile_phrases({"not alive": NOT_ALIVE_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
 # Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần";
 # but with tones heard one syllable must be right: "đốt thằng" is not "độc thân".
@@ -1873,7 +1905,28 @@ def _split_words(utt: Utterance, known: frozenset[str]) -> tuple[Utterance, froz
     return Utterance(tuple(toned), tuple(folded), utt.has_tones), frozenset(halves)
 
 
+def _turned_to(utt: Utterance) -> Utterance | None:
+    """What was said after the last "thôi" that gives a question up (TURNING_AWAY), or None."""
+    at = max((i for i, word in enumerate(utt.folded) if word == "thoi"), default=-1)
+    if at < 1 or len(utt) - at - 1 < TURNED_MIN_SYLLABLES:
+        return None
+    if utt.has_tones and utt.toned[at] != TURNING_AWAY:
+        return None
+    if not utt.has_tones and utt.folded[at - 1] != "ma":
+        return None  # without tones "thoi" alone is as often "thời" ("thời ngày trước")
+    return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
+
+
 def detect_emergency(utt: Utterance) -> str | None:
+    """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now,
+    in the whole question or after it was given up ("… ờ mà thôi, chồng em bị điện giật")."""
+    found = _emergency_in(utt)
+    if found is None and (turned := _turned_to(utt)) is not None:
+        found = _emergency_in(turned)
+    return found
+
+
+def _emergency_in(utt: Utterance) -> str | None:
     """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now.
 
     Missing an emergency is the worst mistake the box can make, so its words are found
@@ -1922,8 +1975,11 @@ def detect_emergency(utt: Utterance) -> str | None:
 
 def _not_an_emergency_now(utt: Utterance, readings: tuple[Utterance, ...]) -> bool:
     """The vetoes both detectors share: a procedure's words in any reading of the question
-    (its own, or with run-together words split), or a past event without an urgent cue."""
-    if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings):
+    (its own, or with run-together words split) unless someone is said alive and in danger
+    (ALIVE_NOW_CUES), or a past event without an urgent cue."""
+    if any(_has(r, _CONTEXT, tones_kept=r is utt) for r in readings) and not (
+        _has(utt, _ALIVE_NOW) and not _has(utt, _NOT_ALIVE)
+    ):
         return True
     return _has(utt, _PAST) and not _has(utt, _URGENT)
 
@@ -1963,6 +2019,14 @@ _DISTRESS = compile_phrases(
 
 
 def detect_distress(utt: Utterance) -> str | None:
+    """_distress_in the whole question, or after it was given up ("… mà thôi, …")."""
+    found = _distress_in(utt)
+    if found is None and (turned := _turned_to(utt)) is not None:
+        found = _distress_in(turned)
+    return found
+
+
+def _distress_in(utt: Utterance) -> str | None:
     """The kind of an emergency described but not named, for a question that names no
     procedure: "mạ tui trượt cầu thang đầu đập xuống nền chừ nằm im". Several signs of harm
     (DISTRESS_SIGNS, EMERGENCY_EVENTS) must be heard; the kind most of them tell is the

@@ -317,6 +317,16 @@ def test_misheard_procedure_questions_are_not_emergencies(text):
         ("ăn nấm trên rừng về mấy đứa nhỏ nôn quá", "medical"),
         ("có người chìm ngoài bến đò", "rescue"),
         ("hàng xóm đang cầm dao đuổi chém nhau vì tranh chấp đất", "police"),  # not a dispute
+        # round 28: a question given up for what is happening; someone still breathing
+        ("dạ cho em hỏi thủ tục ờ mà thôi chồng em bị điện giật nằm im rồi", "medical"),
+        ("tôi muốn hỏi khai sinh mà thôi bếp ga nhà tôi đang bốc lửa lên trần", "fire"),
+        (
+            "tôi muốn hỏi làm khai tử nhưng mà thằng em vừa ngã từ trên mỏ đá xuống còn thở",
+            "medical",
+        ),
+        ("nuoc len den mai roi ca nha dang tren noc khong ra duoc", "rescue"),
+        ("tụi nhỏ tắm ngoài kênh giờ kiếm thiếu một đứa", "rescue"),
+        ("đất núi đổ xuống nhà bên kia có người trong nhà chưa ra được", "rescue"),
     ],
 )
 def test_emergencies_as_people_shout_them(text, kind):
@@ -424,6 +434,8 @@ def test_look_alike_ordinary_questions_are_not_emergencies(text):
         # without tones only words that are rarely anything else, and one more of them
         ("nuoc lu cuon troi ca nha ba nguoi chua thay", "rescue"),
         ("mẹ tôi tự nhiên ngất không biết gì", "medical"),  # round 27
+        ("o ơi mạ tui lăn ra không nói được chi nữa", "medical"),  # round 28
+        ("cô ơi khói nhà bên cạnh mù mịt có người kêu trong đó", "fire"),
     ],
 )
 def test_harm_described_without_its_name_is_distress(text, kind):
@@ -443,4 +455,21 @@ def test_harm_described_without_its_name_is_distress(text, kind):
     ],
 )
 def test_ordinary_talk_is_not_distress(text):
+    assert detect_distress(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "thôi" of a procedure, not a question given up: what follows is still a procedure
+        "làm thủ tục thôi hưởng trợ cấp cho người bị tai nạn chết",
+        # toneless "thoi" is as often "thời": "thời ngày trước"
+        "dang ky lai khai tu ba thoi ngay truoc co khai roi ma so cu bi chay",
+        # a death to register, however it happened: nobody is said alive
+        "làm giấy khai tử cho anh tôi bị tai nạn xe chết ở bình dương",
+        "khai tử cho bố tôi không còn thở nữa từ hôm qua",
+    ],
+)
+def test_round_28_cues_leave_procedure_questions_alone(text):
+    assert detect_emergency(Utterance.of(text)) is None
     assert detect_distress(Utterance.of(text)) is None
