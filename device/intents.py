@@ -1987,10 +1987,22 @@ def _not_an_emergency_now(utt: Utterance, readings: tuple[Utterance, ...]) -> bo
 def _paired(utt: Utterance) -> list[PhraseHit]:
     """Hits of EMERGENCY_PAIRS: the second word at most PAIR_WINDOW syllables after the first."""
     out = []
+    heard = frozenset(utt.folded)
     for first, second in _PAIRS + (_TONED_PAIRS if utt.has_tones else ()):
-        for a in find_phrases(utt, first):
-            out += [a for b in find_phrases(utt, second) if 0 <= b.start - a.end <= PAIR_WINDOW][:1]
+        # Most questions hold no first word of most pairs: skip them without a search.
+        if not _may_hit(heard, first):
+            continue
+        firsts = find_phrases(utt, first)
+        seconds = find_phrases(utt, second) if firsts else []
+        out += [a for a in firsts if any(0 <= b.start - a.end <= PAIR_WINDOW for b in seconds)]
     return out
+
+
+def _may_hit(heard: frozenset[str], table: PhraseTable) -> bool:
+    """Whether find_phrases can find anything of `table` in a question of these folded
+    syllables: every spelled phrase starts with a folded syllable heard (sound and pair keys
+    forgive mishearings, so a table using them always may)."""
+    return bool(table.by_key or any(table.by_pair)) or not heard.isdisjoint(table.by_folded)
 
 
 def _two_events(utt: Utterance) -> list[PhraseHit]:
