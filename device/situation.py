@@ -354,8 +354,10 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 PAPERS = {"giay": "giấy", "so": "sổ", "trich": "trích"}
 # Cards named without "giấy" or "sổ" ("hay chỉ cần căn cước là được"), by their two syllables:
 # only as needed, since held ("có căn cước rồi mà chưa có khai sinh") they tell which
-# procedure is asked (a late birth registration for a person with papers)
-PAPER_NAMES = {("can", "cuoc"): ("căn", "cước"), ("chung", "minh"): ("chứng", "minh")}
+# procedure is asked (a late birth registration for a person with papers); a certificate
+# named without "giấy" ("kết hôn có cần xác nhận độc thân không") is a paper like the others
+CARD_NAMES = {("can", "cuoc"): ("căn", "cước"), ("chung", "minh"): ("chứng", "minh")}
+PAPER_NAMES = {**CARD_NAMES, ("xac", "nhan"): ("xác", "nhận")}
 
 
 def paper_at(utt: Utterance, start: int) -> bool:
@@ -421,7 +423,7 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
             held = 0
         needed = _marker_before(words, said, NEEDED) if asks_yes_no else 0
         received = _marker_before(words, said, RECEIVED)
-        if words[start] not in PAPERS:  # a card: only as needed
+        if words[start : start + 2] in CARD_NAMES:  # a card: only as needed
             held = received = 0
         wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
         # "… giấy chứng nhận mới hay bản trích lục": the other paper of the two, likewise

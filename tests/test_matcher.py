@@ -620,6 +620,9 @@ def test_toneless_lay_is_taking_not_again(shipped):
         ),
         # ...but a card held tells which procedure: a late birth registration
         ("ba tui có căn cước rồi mà chưa có khai sinh giờ làm sao", ""),
+        # a certificate named without "giấy", needed or held
+        ("làm giấy kết hôn thì có cần xác nhận độc thân không", "có cần xác nhận độc thân"),
+        ("hai đứa có xác nhận độc thân rồi thì kết hôn ở đâu", "có xác nhận độc thân"),
         # what the procedure gives, and the other paper of two
         ("khai tử lại thì được cấp trích lục khai tử mới à", "được cấp trích lục khai tử mới"),
         (
@@ -637,6 +640,7 @@ def test_papers_held_or_needed_are_found(question, paper):
     ("question", "code"),
     [
         ("chu di dang ky ket hon thi co can giay xac nhan doc than khong", "1.000894"),
+        ("lam giay ket hon thi co can xac nhan doc than khong", "1.000894"),
         ("ừm hai đứa em có giấy xác nhận độc thân rồi thì đăng ký kết hôn nộp cho ai", "1.000894"),
         ("xin giấy xác nhận độc thân để đi đăng ký kết hôn ở tỉnh khác", "1.004873"),
         (
