@@ -958,6 +958,10 @@ EMERGENCY_PHRASES["rescue"] += ("ghe lật", "đò lật", "tàu lật")
 # Round 27 (heldout48–51): someone sinking, poisoned by forest mushrooms.
 EMERGENCY_PHRASES["rescue"] += ("có người chìm", "chìm dưới sông", "chìm xuống sông")
 EMERGENCY_PHRASES["medical"] += ("ngộ độc nấm", "ăn lá ngón")
+# Round 29 (development sets): someone about to jump ("đứng trên cầu định nhảy xuống").
+EMERGENCY_PHRASES["rescue"] += ("định nhảy xuống", "đòi nhảy xuống", "định nhảy cầu")
+EMERGENCY_PHRASES["rescue"] += ("đòi nhảy cầu",)
+EMERGENCY_PHRASES["medical"] += ("định tự tử", "đòi tự tử")
 # Round 28 (heldout52–55): run over by a vehicle. Not "xe chẹt": its spelling without tones
 # is "xe chết", as in "tai nạn xe chết", and long phrases are matched without tones.
 EMERGENCY_PHRASES["medical"] += ("xe cán qua", "bị xe cán qua")
@@ -1324,10 +1328,18 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
-# Pairs heard through a misheard initial ("dật túi" for "giật túi"): only with tones, since
-# without them "dat tui" is as often "đất tui" (my land).
+# Pairs matched only when tones were heard: a misheard initial ("dật túi" for "giật túi"),
+# since without them "dat tui" is as often "đất tui" (my land), and first words that without
+# tones are everyday ones.
 TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("police", ("dật", "dựt"), ("túi", "túi xách", "giỏ", "ví", "dây chuyền", "bông tai")),
+    # "khách đi vô hang từ sáng chừ tối rồi chưa thấy ra": someone not back out of a cave, a
+    # pit, a mine (round 29); without tones "hang" is "hàng", "ho so chua ra" "hồ sơ"
+    (
+        "rescue",
+        ("hang", "hầm", "hầm lò", "lò than", "giếng", "hố", "cống"),
+        ("chưa thấy ra", "chưa ra", "không ra được", "chưa thấy lên", "không lên được"),
+    ),
 )
 
 NOW_CUES = (

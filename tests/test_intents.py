@@ -473,3 +473,20 @@ def test_ordinary_talk_is_not_distress(text):
 def test_round_28_cues_leave_procedure_questions_alone(text):
     assert detect_emergency(Utterance.of(text)) is None
     assert detect_distress(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("có người đang đứng trên cầu định nhảy xuống", "rescue"),
+        ("khách đi vô hang từ sáng chừ tối rồi chưa thấy ra", "rescue"),
+    ],
+)
+def test_round_29_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+def test_a_cave_pair_needs_tones():
+    # without tones "hang" is "hàng" and "ho" is "hồ": "hồ sơ chưa ra" is no emergency
+    assert detect_emergency(Utterance.of("ho so chua ra thi lam sao")) is None
+    assert detect_emergency(Utterance.of("hang xom tui di lam chua ra")) is None
