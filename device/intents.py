@@ -958,13 +958,17 @@ EMERGENCY_PHRASES["rescue"] += ("ghe lật", "đò lật", "tàu lật")
 # Round 27 (heldout48–51): someone sinking, poisoned by forest mushrooms.
 EMERGENCY_PHRASES["rescue"] += ("có người chìm", "chìm dưới sông", "chìm xuống sông")
 EMERGENCY_PHRASES["medical"] += ("ngộ độc nấm", "ăn lá ngón")
-# Round 29 (development sets): someone about to jump ("đứng trên cầu định nhảy xuống").
-EMERGENCY_PHRASES["rescue"] += ("định nhảy xuống", "đòi nhảy xuống", "định nhảy cầu")
-EMERGENCY_PHRASES["rescue"] += ("đòi nhảy cầu",)
-EMERGENCY_PHRASES["medical"] += ("định tự tử", "đòi tự tử")
 # Round 28 (heldout52–55): run over by a vehicle. Not "xe chẹt": its spelling without tones
 # is "xe chết", as in "tai nạn xe chết", and long phrases are matched without tones.
 EMERGENCY_PHRASES["medical"] += ("xe cán qua", "bị xe cán qua")
+# Round 29 (development sets): someone about to jump ("đứng trên cầu định nhảy xuống").
+EMERGENCY_PHRASES["rescue"] += (
+    "định nhảy xuống",
+    "đòi nhảy xuống",
+    "định nhảy cầu",
+    "đòi nhảy cầu",
+)
+EMERGENCY_PHRASES["medical"] += ("định tự tử", "đòi tự tử")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -1454,6 +1458,7 @@ NOT_ALIVE_CUES = ("không còn thở", "hổng còn thở", "chẳng còn thở"
 # A question given up for what is happening: "cho em hỏi thủ tục, ờ mà thôi, chồng em bị điện
 # giật nằm im rồi". What follows the last "thôi" is weighed on its own.
 TURNING_AWAY = "thôi"
+_TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 
 # A question about a procedure that mentions an emergency word ("giấy chứng tử cho người
@@ -1919,7 +1924,7 @@ def _split_words(utt: Utterance, known: frozenset[str]) -> tuple[Utterance, froz
 
 def _turned_to(utt: Utterance) -> Utterance | None:
     """What was said after the last "thôi" that gives a question up (TURNING_AWAY), or None."""
-    at = max((i for i, word in enumerate(utt.folded) if word == "thoi"), default=-1)
+    at = max((i for i, word in enumerate(utt.folded) if word == _TURNING_AWAY_FOLDED), default=-1)
     if at < 1 or len(utt) - at - 1 < TURNED_MIN_SYLLABLES:
         return None
     if utt.has_tones and utt.toned[at] != TURNING_AWAY:
