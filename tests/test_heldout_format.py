@@ -40,7 +40,8 @@ class Promise:
     # heldout44 to heldout53 promised 5 and 10: 3 to 6 and 8 to 11 were left; heldout54 and
     # heldout55's brief did not name tạm vắng as common, and after the repeats were removed
     # it has 4 and 3 questions, xóa tạm trú 2 in heldout55; heldout56 and heldout57, same
-    # brief, have 5 and 4 for a common procedure and 3 for others after their repeats)
+    # brief, have 5 and 4 for a common procedure and 3 for others after their repeats,
+    # heldout58 5 and 3, heldout59 3 and 2)
     per_procedure: int = 4
 
 
@@ -103,6 +104,8 @@ HELDOUT_SETS = {
     "heldout55.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=2),
     "heldout56.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=3),
     "heldout57.tsv": Promise(no_tones=(0.15, 0.35), per_common=4, per_procedure=3),
+    "heldout58.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=3),
+    "heldout59.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=2),
 }
 HEADER = ["query", "expected", "category", "tags"]
 CATEGORIES = {
