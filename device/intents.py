@@ -1934,13 +1934,18 @@ def _turned_to(utt: Utterance) -> Utterance | None:
     return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
 
 
+def _in_whole_or_turned(detect: Callable[[Utterance], str | None], utt: Utterance) -> str | None:
+    """`detect` on the whole question, else on what follows a "thôi" that gave it up."""
+    found = detect(utt)
+    if found is None and (turned := _turned_to(utt)) is not None:
+        found = detect(turned)
+    return found
+
+
 def detect_emergency(utt: Utterance) -> str | None:
     """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now,
     in the whole question or after it was given up ("… ờ mà thôi, chồng em bị điện giật")."""
-    found = _emergency_in(utt)
-    if found is None and (turned := _turned_to(utt)) is not None:
-        found = _emergency_in(turned)
-    return found
+    return _in_whole_or_turned(_emergency_in, utt)
 
 
 def _emergency_in(utt: Utterance) -> str | None:
@@ -2049,10 +2054,7 @@ _DISTRESS = compile_phrases(
 
 def detect_distress(utt: Utterance) -> str | None:
     """_distress_in the whole question, or after it was given up ("… mà thôi, …")."""
-    found = _distress_in(utt)
-    if found is None and (turned := _turned_to(utt)) is not None:
-        found = _distress_in(turned)
-    return found
+    return _in_whole_or_turned(_distress_in, utt)
 
 
 def _distress_in(utt: Utterance) -> str | None:

@@ -376,11 +376,11 @@ _TABLE = compile_phrases(EVERYDAY_WORDS, by_sound=False)  # a loose synonym misl
 # Papers people ask to have copied or certified ("sao y sổ đỏ", "công chứng giấy khai sinh"):
 # after a word of copying, a paper's name is the thing copied, not a procedure to do.
 COPYING = ("chứng thực", "công chứng", "sao y", "bản sao", "photo", "phô tô", "thị thực")
-PAPERS = ("giấy chứng nhận quyền sử dụng đất", "căn cước", "khai sinh", "kết hôn")
+COPYABLE_PAPERS = ("giấy chứng nhận quyền sử dụng đất", "căn cước", "khai sinh", "kết hôn")
 _COPYING = compile_phrases({"copy": COPYING}, by_sound=False)
 # A paper by its official name or its everyday ones ("sổ đỏ" is the land-use certificate).
-_PAPER_NAMES = compile_phrases(
-    {paper: (paper, *EVERYDAY_WORDS.get(paper, ())) for paper in PAPERS}, by_sound=False
+_COPYABLE_PAPER_NAMES = compile_phrases(
+    {paper: (paper, *EVERYDAY_WORDS.get(paper, ())) for paper in COPYABLE_PAPERS}, by_sound=False
 )
 
 
@@ -394,7 +394,7 @@ def copied_papers(utt: Utterance) -> set[str]:
     thực ba bản sổ đỏ". Whoever copies one holds it already: it is not being applied for
     ("làm sổ đỏ lần đầu có cần công chứng không" names it before, and is)."""
     copied_from = _copying_starts(utt)
-    return {hit.key for hit in find_phrases(utt, _PAPER_NAMES) if hit.start > copied_from}
+    return {hit.key for hit in find_phrases(utt, _COPYABLE_PAPER_NAMES) if hit.start > copied_from}
 
 
 def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
@@ -408,7 +408,7 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
     return [
         (hit.key, hit.start, hit.end)
         for hit in hits
-        if not (hit.key in PAPERS and hit.start > copied_from)
+        if not (hit.key in COPYABLE_PAPERS and hit.start > copied_from)
         and not (hit.key == DEATH and _a_paper_is_lost(utt, hit.start))
         and not (hit.key == PAPERS_HELD and _not_held(utt, hit.start))
     ]
