@@ -1330,6 +1330,13 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("ghe", "thuyền", "xuồng", "tàu cá", "ghe cá", "thuyền cá"),
         ("trôi", "trôi dạt", "mất liên lạc"),  # not "hư máy": "tàu cá hư máy cần đăng kiểm"
     ),
+    # round 30: "bà cụ nhà bên ở một mình mấy hôm không thấy mở cửa, gọi không thưa"
+    (
+        "medical",
+        ("không thấy mở cửa", "không mở cửa", "cửa đóng im", "đóng cửa im"),
+        # "thưa" itself is dropped with the fillers ("thưa cô")
+        ("gọi không", "gọi hoài không", "gọi mãi không", "kêu không", "gọi cửa không"),
+    ),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
 # Pairs matched only when tones were heard: a misheard initial ("dật túi" for "giật túi"),
@@ -1458,6 +1465,10 @@ NOT_ALIVE_CUES = ("không còn thở", "hổng còn thở", "chẳng còn thở"
 # A question given up for what is happening: "cho em hỏi thủ tục, ờ mà thôi, chồng em bị điện
 # giật nằm im rồi". What follows the last "thôi" is weighed on its own.
 TURNING_AWAY = "thôi"
+# A question broken off for what is going on: "làm giấy gì mà ông nhà tôi đang ăn cơm tự
+# nhiên ngã gục ra". What follows the first "mà" is weighed on its own when it says so.
+BREAKING_OFF = "mà"
+BREAKING_OFF_CUES = ("đang", "tự nhiên", "đột nhiên", "bỗng", "bỗng nhiên", "tự dưng")
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 
@@ -1774,6 +1785,7 @@ _PAST = compile_phrases({"past": PAST_CUES}, by_sound=False, forgive_tones=False
 _URGENT = compile_phrases({"urgent": _URGENT_CUES}, by_sound=False)
 _ALIVE_NOW = compile_phrases({"alive": ALIVE_NOW_CUES}, by_sound=False)
 _NOT_ALIVE = compile_phrases({"not alive": NOT_ALIVE_CUES}, by_sound=False)
+_BREAKING_OFF = compile_phrases({"now": BREAKING_OFF_CUES}, by_sound=False)
 _COMMANDS = compile_phrases(COMMAND_PHRASES)
 # Looser than the emergencies it vetoes: "tạm vắn" must still veto "rắn cắn" in "tạm vắn cần";
 # but with tones heard one syllable must be right: "đốt thằng" is not "độc thân".
@@ -1934,11 +1946,26 @@ def _turned_to(utt: Utterance) -> Utterance | None:
     return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
 
 
+def _broken_off_to(utt: Utterance) -> Utterance | None:
+    """What was said after the first "mà" when it tells something going on right now
+    (BREAKING_OFF_CUES): "tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh vợ nó".
+    Only with tones: without them "ma" is as often "má" (mother) or "ma" (a ghost)."""
+    if not utt.has_tones or BREAKING_OFF not in utt.toned[1:]:
+        return None
+    at = utt.toned.index(BREAKING_OFF, 1)
+    rest = Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
+    if len(rest) < TURNED_MIN_SYLLABLES or not _has(rest, _BREAKING_OFF):
+        return None
+    return rest
+
+
 def _in_whole_or_turned(detect: Callable[[Utterance], str | None], utt: Utterance) -> str | None:
-    """`detect` on the whole question, else on what follows a "thôi" that gave it up."""
+    """`detect` on the whole question, else on what follows a "thôi" that gave it up or a
+    "mà" that broke off to what is going on."""
     found = detect(utt)
-    if found is None and (turned := _turned_to(utt)) is not None:
-        found = detect(turned)
+    for turned in (_turned_to(utt), _broken_off_to(utt)):
+        if found is None and turned is not None:
+            found = detect(turned)
     return found
 
 

@@ -38,10 +38,13 @@ from hoixa.device.situation import (
     COPYING,
     away_for_work,
     clause_after_done,
+    clause_after_who,
     clause_before_purpose,
+    clause_before_result,
     is_after_death,
     is_card_not_reissued,
     is_first_time,
+    is_monthly_allowance,
     is_record_change,
     papers_held_or_needed,
     registered_thing,
@@ -49,6 +52,7 @@ from hoixa.device.situation import (
     says_again,
     says_card_changed,
     says_card_damaged,
+    says_death_registration_only,
     says_record_lost,
     says_someone_died,
     things_done,
@@ -434,6 +438,10 @@ class Matcher:
             [i for i, proc in enumerate(self.procedures) if is_card_not_reissued(proc)],
             dtype=np.int32,
         )
+        self._monthly = np.asarray(
+            [i for i, proc in enumerate(self.procedures) if is_monthly_allowance(proc)],
+            dtype=np.int32,
+        )
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -621,6 +629,9 @@ class Matcher:
         if self._card_not_reissued.size and says_card_damaged(utt):
             # "căn cước bị gãy đôi rồi đổi thẻ mới": re-issued (cấp lại), not exchanged.
             score = _lowered(score, scores.procs, self._card_not_reissued, CARD_DAMAGE_FACTOR)
+        if self._monthly.size and says_death_registration_only(utt):
+            # "bà cụ sống một mình mới mất, ai đi khai tử cho bà": no allowance for the dead.
+            score = _lowered(score, scores.procs, self._monthly, FIRST_TIME_CONFLICT_FACTOR)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.
@@ -755,6 +766,15 @@ class Matcher:
         asked = category_hits(utt)
         category = asked[0].key if asked else None
         utt, heard = without_unwanted(remove_span(utt, *asked)), utt
+        done = clause_before_result(heard)
+        if done is not None:
+            # "khai sinh xong thì được nhận giấy gì, có kèm bản sao không": the result of
+            # the procedure before "xong thì" is asked; the copy is part of that result.
+            asked_result = self.decide(
+                text, self.rank(without_unwanted(done), whole=heard), "result"
+            )
+            if asked_result.action in ("answer", "clarify"):
+                return asked_result
         decision = self.decide(text, self.rank(utt), category)
         # "kết hôn có cần giấy xác nhận độc thân không": the paper is not what is asked;
         # "bố mẹ đi làm ăn xa, ông bà đi khai sinh thay được không": nor is the absence.
@@ -765,6 +785,18 @@ class Matcher:
             other = self.decide(text, self.rank(rest), category)
             if self._names_another(decision, other, rest):
                 decision, utt = other, rest
+        who = clause_after_who(utt)
+        if who is not None and decision.action != "emergency":
+            # "… mới mất thì ai đi khai tử cho bà": who does it is asked of what follows.
+            # Only a procedure the whole question also put forward, and first when it asked
+            # back: "khai tử thì ai đi khai cũng được hay phải con ruột" leaves too few words
+            # after "thì ai" to be read alone.
+            done_by = self.decide(text, self.rank(who, whole=utt), category)
+            offered = [c.code for c in decision.candidates]
+            if decision.action == "clarify":
+                offered = offered[:1]
+            if done_by.action == "answer" and done_by.procedure["code"] in offered:
+                decision = done_by
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         decision = self._asked_in(clause_before_purpose(utt), decision, utt)
         if decision.action == "not_found" and decision.referral is None:

@@ -56,6 +56,26 @@ def says_someone_died(utt: Utterance) -> bool:
     return _says_any(utt, DEATH_WORDS)
 
 
+# A monthly allowance is for the living: "bà cụ hàng xóm sống một mình mới mất thì ai đi khai
+# tử cho bà" asks about the death, however much of it ("sống một mình", "không có con cái")
+# describes who may get the allowance. Stopping an allowance at a death is asked in its own
+# words ("cắt tiền", "thôi hưởng trợ cấp").
+MONTHLY = "hang thang"
+DEATH_REGISTRATION = ("khai tu", "bao tu", "chung tu")
+ALLOWANCE_WORDS = ("tro cap", "tien", "huong", "cat", "ngung", "che do", "luong", "giam")
+ALLOWANCE_WORDS += ("dung tra", "dung cap", "dung chi")  # not "dung" alone: "đứng ra"
+
+
+def is_monthly_allowance(proc: Procedure) -> bool:
+    """Whether the procedure pays something every month (to a living person)."""
+    return MONTHLY in fold(proc["name"]) and not is_after_death(proc)
+
+
+def says_death_registration_only(utt: Utterance) -> bool:
+    """Whether the question asks to register a death and says nothing of an allowance."""
+    return _says_any(utt, DEATH_REGISTRATION) and not _says_any(utt, ALLOWANCE_WORDS)
+
+
 # A procedure that changes what the civil-status record says, and words that say the ID
 # card is what must change: "căn cước ghi sai quê quán", "đổi tên rồi thì thẻ căn cước có
 # phải đổi theo không", "cải chính tên trong giấy khai sinh rồi giờ đổi căn cước". The card
@@ -279,6 +299,49 @@ def clause_after_done(utt: Utterance) -> Utterance | None:
     return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
 
 
+# "Bà cụ hàng xóm sống một mình mới mất thì ai đi khai tử cho bà": after "thì ai" (who)
+# comes what is to be done, and that is the question; the story before it only says why.
+WHO_DOES = ("thi ai", "roi ai")
+
+
+def clause_after_who(utt: Utterance) -> Utterance | None:
+    """The words after the last "thì ai" / "rồi ai", when there are enough of them to name
+    a procedure."""
+    folded = utt.folded
+    ends = [i + len(marker.split()) for marker in WHO_DOES for i in _said_at(folded, marker)]
+    if not ends or len(folded) - max(ends) < 2:
+        return None
+    start = max(ends)
+    return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
+
+
+# "Khai sinh xong thì được nhận giấy gì, có kèm bản sao không": after "xong thì" the
+# villager asks what the procedure before it gives. The papers named there (a copy, a
+# re-registered extract) are its result, not another procedure.
+RESULT_AFTER = ("xong thi",)
+RECEIVING = frozenset(("nhan", "cap", "cam", "dua", "lay", "tra", "giao", "phat", "huong"))
+ASKING_WHAT = frozenset(("gì", "chi", "gi"))  # toned or not; not "chị" (an older sister)
+RECEIVING_REACH = 4  # syllables from the receiving verb to "gì"
+
+
+def clause_before_result(utt: Utterance) -> Utterance | None:
+    """The words before the first "xong thì" when the words after it ask what is received
+    ("được nhận cái gì", "được cấp những giấy gì"), and there are enough of them to name
+    a procedure; otherwise None."""
+    folded = utt.folded
+    words = utt.toned if utt.has_tones else folded
+    for marker in RESULT_AFTER:
+        for at in _said_at(folded, marker):
+            start = at + len(marker.split())
+            asks_what = any(
+                folded[i] in RECEIVING and ASKING_WHAT & set(words[i + 1 : i + 1 + RECEIVING_REACH])
+                for i in range(start, len(folded))
+            )
+            if asks_what and at >= 2:
+                return Utterance(utt.toned[:at], folded[:at], utt.has_tones)
+    return None
+
+
 # Words that say something is not wanted: "không cần nhập khẩu", "hộ khẩu thì chưa cần".
 NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": "ra khỏi hộ khẩu"
 NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
@@ -371,6 +434,8 @@ def paper_at(utt: Utterance, start: int) -> bool:
 
 NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co phai xin")
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
+NEEDED += ("can mang", "can mang theo", "phai mang", "phai mang theo", "mang theo", "can dem")
+NEEDED += ("phai dem", "dem theo")  # "lên xã khai sinh có cần mang theo giấy đăng ký kết hôn"
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
 # A paper received ("đăng ký lại kết hôn xong thì được cấp giấy chứng nhận mới hay bản
 # trích lục"): what the procedure gives, asked about, not another procedure.

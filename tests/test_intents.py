@@ -494,3 +494,33 @@ def test_a_cave_pair_needs_tones():
     # without tones "hang" is "hàng" and "ho" is "hồ": "hồ sơ chưa ra" is no emergency
     assert detect_emergency(Utterance.of("ho so chua ra thi lam sao")) is None
     assert detect_emergency(Utterance.of("hang xom tui di lam chua ra")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # a question broken off at "mà" for what is going on now (round 30)
+        (
+            "ơ dạ cho hỏi bây giờ làm giấy gì mà ông nhà tôi đang ăn cơm tự nhiên ngã gục ra"
+            " không thở nữa",
+            "medical",
+        ),
+        ("tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh vợ nó bên nhà hàng xóm", "police"),
+        ("bà cụ nhà bên ở một mình mấy hôm không thấy mở cửa gọi không thưa", "medical"),
+    ],
+)
+def test_round_30_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "mà" with nothing going on now after it
+        "làm giấy khai tử mà ông tôi bị tai nạn ngã gục chết",
+        # without tones "ma" is as often "má" (mother)
+        "lam giay gi ma ong nha toi dang an com tu nhien nga guc",
+    ],
+)
+def test_a_procedure_broken_off_needs_a_cue_of_now_and_tones(text):
+    assert detect_emergency(Utterance.of(text)) is None

@@ -8,12 +8,15 @@ from hoixa.device.intents import Utterance
 from hoixa.device.matcher import Matcher, phrase_age_limits, question_ages
 from hoixa.device.situation import (
     away_for_work,
+    clause_after_who,
     clause_before_purpose,
+    clause_before_result,
     papers_held_or_needed,
     registered_thing,
     reregistered_thing,
     says_card_changed,
     says_card_damaged,
+    says_death_registration_only,
     says_record_lost,
     things_done,
     things_never_done,
@@ -907,3 +910,106 @@ def test_a_damaged_card_is_reissued_not_exchanged(shipped, question):
         shipped.match("năm nay tôi đủ bốn mươi tuổi có phải đổi căn cước không").candidates[0].code
         == "1.014063"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "before"),
+    [
+        ("khai sinh xong thì được nhận cái gì có được bản sao luôn không", "khai sinh"),
+        ("khai tu xong thi duoc nhan giay gi", "khai tu"),
+        ("mần khai sinh cho con xong thì được cấp những giấy chi", "mần khai sinh cho con"),
+        # not a result: what is to be done next
+        ("vừa đổi tên ở xã xong thì có phải đổi lại căn cước không", None),
+        # "chị" (an older sister) is not "chi" (what)
+        ("làm khai sinh xong thì thẻ bảo hiểm phải lên xã lấy thế chị", None),
+        # nothing said before it
+        ("xong thì được nhận giấy gì", None),
+    ],
+)
+def test_clause_before_result(question, before):
+    clause = clause_before_result(Utterance.of(question))
+    assert (clause and " ".join(clause.toned)) == before
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        ("khai sinh xong thì được nhận cái gì có được bản sao luôn không", "1.001193"),
+        ("khai sinh xong thì được cấp những giấy gì có kèm bản sao không", "1.001193"),
+        ("đăng ký kết hôn xong thì được nhận giấy gì mỗi người một bản phải không", "1.000894"),
+        ("ho ngheo duoc cong nhan xong thi duoc huong nhung gi", "1.011607"),
+    ],
+)
+def test_what_a_procedure_gives_is_asked_of_the_procedure_before_xong_thi(shipped, question, code):
+    # the copy named after "xong thì" is part of the result, not the copying procedure
+    decision = shipped.match(question)
+    assert (decision.action, decision.procedure["code"], decision.category) == (
+        "answer",
+        code,
+        "result",
+    )
+
+
+def test_a_result_asked_of_a_procedure_with_a_sister_asks_back_between_them(shipped):
+    # "nhận lại" is not "đăng ký lại": the box asks rather than answer the re-registration
+    decision = shipped.match("khai tử xong thì gia đình được nhận lại giấy gì")
+    assert decision.action == "clarify"
+    assert decision.candidates[0].code == "1.000656"
+
+
+@pytest.mark.parametrize(
+    ("question", "after"),
+    [
+        ("ông hàng xóm mới mất thì ai đi khai tử cho ông", "đi khai tử cho ông"),
+        ("ong ngoai tui mat roi ai di khai tu duoc hong", "di khai tu duoc hong"),
+        ("bị chó cắn thì ai", None),
+        ("mẹ tôi mất rồi thì làm khai tử ở đâu", None),
+    ],
+)
+def test_clause_after_who(question, after):
+    clause = clause_after_who(Utterance.of(question))
+    assert (clause and " ".join(clause.toned)) == after
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ông hàng xóm sống một mình mới mất thì ai đi khai tử cho ông",
+        "bà cụ hàng xóm sống một mình mới mất không có con cháu thì ai đi khai tử cho bà",
+        "bà cụ hàng xóm mất không có con cháu gì thì ai đi báo tử cho bà",
+    ],
+)
+def test_who_registers_a_lonely_neighbours_death_is_a_death_registration(shipped, question):
+    # "sống một mình", "không có con cháu" describe who gets a social allowance; the
+    # question after "thì ai" is the death registration
+    decision = shipped.match(question)
+    assert (decision.action, decision.procedure["code"]) == ("answer", "1.000656")
+
+
+def test_who_does_it_needs_the_procedure_put_forward_by_the_whole_question(shipped):
+    # too few words after "thì ai" to be read alone: "con ruột" must not become a parent
+    # recognised
+    decision = shipped.match("khai tu thi ai di khai cung duoc hay phai con ruot")
+    assert decision.action == "clarify"
+    assert decision.candidates[0].code == "1.000656"
+
+
+@pytest.mark.parametrize(
+    ("question", "only"),
+    [
+        ("bà cụ hàng xóm mới mất thì ai đi khai tử cho bà", True),
+        ("ông mất rồi khai tử xong có được nhận tiền mai táng không", False),
+        ("mẹ tôi mất rồi có phải báo cắt trợ cấp không", False),
+        ("cụ ông đứng ra khai tử cho vợ", True),  # "đứng ra" is not "dừng" (stop)
+    ],
+)
+def test_says_death_registration_only(question, only):
+    assert says_death_registration_only(Utterance.of(question)) is only
+
+
+def test_a_paper_to_bring_along_is_needed_not_asked(shipped):
+    decision = shipped.match(
+        "ờ cái giấy chứng sinh bệnh viện cho rồi thì lên xã làm giấy khai sinh có cần mang "
+        "theo giấy đăng ký kết hôn không"
+    )
+    assert (decision.action, decision.procedure["code"]) == ("answer", "1.001193")
