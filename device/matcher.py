@@ -46,6 +46,8 @@ from hoixa.device.situation import (
     is_first_time,
     is_monthly_allowance,
     is_record_change,
+    life_side,
+    life_side_named,
     papers_held_or_needed,
     registered_thing,
     reregistered_thing,
@@ -442,6 +444,16 @@ class Matcher:
             [i for i, proc in enumerate(self.procedures) if is_monthly_allowance(proc)],
             dtype=np.int32,
         )
+        sides: dict[str, list[int]] = defaultdict(list)
+        for i, proc in enumerate(self.procedures):
+            if side := life_side(proc):
+                sides[side].append(i)
+        self._other_side = {
+            side: np.asarray(
+                [i for other, ids in sides.items() if other != side for i in ids], dtype=np.int32
+            )
+            for side in sides
+        }
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for syllable in self._index.syllables:
@@ -629,6 +641,12 @@ class Matcher:
         if self._card_not_reissued.size and says_card_damaged(utt):
             # "căn cước bị gãy đôi rồi đổi thẻ mới": re-issued (cấp lại), not exchanged.
             score = _lowered(score, scores.procs, self._card_not_reissued, CARD_DAMAGE_FACTOR)
+        side = life_side_named(utt)
+        if side in self._other_side:
+            # "ông cụ mất hơn một năm mà chưa khai tử": not a late birth registration.
+            score = _lowered(
+                score, scores.procs, self._other_side[side], FIRST_TIME_CONFLICT_FACTOR
+            )
         if self._monthly.size and says_death_registration_only(utt):
             # "bà cụ sống một mình mới mất, ai đi khai tử cho bà": no allowance for the dead.
             score = _lowered(score, scores.procs, self._monthly, FIRST_TIME_CONFLICT_FACTOR)

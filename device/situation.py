@@ -193,6 +193,30 @@ def reregistered_thing(proc: Procedure) -> tuple[str, str] | None:
     return None
 
 
+# A death, or the births and marriages of the living: a question that names a death
+# registration and no birth or marriage ("ông cụ mất hơn một năm rồi mà chưa khai tử") is
+# not about a birth's procedures, however well their aliases fit the story ("người lớn tuổi
+# chưa bao giờ làm khai sinh"), and the other way round. A birth and a marriage are named
+# together often ("chưa đăng ký kết hôn mà sinh con"), so they are not set apart.
+LIFE_EVENTS = {
+    ("khai", "tu"): ("death", ("khai tu", "chung tu", "bao tu")),
+    ("khai", "sinh"): ("living", ("khai sinh", "khai sanh")),
+    ("ket", "hon"): ("living", ("ket hon", "hon thu")),
+}
+
+
+def life_side_named(utt: Utterance) -> str | None:
+    """ "death" or "living" when the question names registrations of that side only."""
+    sides = {side for side, said in LIFE_EVENTS.values() if _says_any(utt, said)}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def life_side(proc: Procedure) -> str | None:
+    """The side (see LIFE_EVENTS) of the event a procedure registers or registers again."""
+    thing = registered_thing(proc) or reregistered_thing(proc)
+    return LIFE_EVENTS[thing][0] if thing in LIFE_EVENTS else None
+
+
 def _said(utt: Utterance) -> list[str]:
     return [SAID_AS.get(w, w) for w in utt.folded]
 

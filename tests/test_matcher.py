@@ -11,6 +11,7 @@ from hoixa.device.situation import (
     clause_after_who,
     clause_before_purpose,
     clause_before_result,
+    life_side_named,
     papers_held_or_needed,
     registered_thing,
     reregistered_thing,
@@ -1013,3 +1014,36 @@ def test_a_paper_to_bring_along_is_needed_not_asked(shipped):
         "theo giấy đăng ký kết hôn không"
     )
     assert (decision.action, decision.procedure["code"]) == ("answer", "1.001193")
+
+
+@pytest.mark.parametrize(
+    ("question", "side"),
+    [
+        ("ông cụ mất hơn một năm rồi mà chưa khai tử", "death"),
+        ("chưa đăng ký kết hôn mà sinh con giờ làm khai sinh", "living"),
+        ("vợ mất khi sinh con giờ làm khai sinh cho con và khai tử cho vợ", None),
+        ("làm căn cước cho con", None),
+    ],
+)
+def test_life_side_named(question, side):
+    assert life_side_named(Utterance.of(question)) == side
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # a late death registration, not a late birth registration for an old person
+        (
+            "dạ mẹ chồng em mất mười năm rồi mà chưa ai đi khai tử giờ em đi làm có được không ạ",
+            "1.000656",
+        ),
+        # a death registered again, not a birth registered again
+        ("sổ gốc mất rồi mần lại giấy khai tử có tốn tiền không", "1.005461"),
+        (
+            "ngày xưa có đăng ký khai sinh rồi nhưng sổ hộ tịch bị mất giờ muốn đăng ký lại",
+            "1.004884",
+        ),
+    ],
+)
+def test_a_death_is_not_a_birth_nor_the_other_way_round(shipped, question, code):
+    assert shipped.match(question).candidates[0].code == code
