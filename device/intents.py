@@ -1337,6 +1337,15 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         # "thưa" itself is dropped with the fillers ("thưa cô")
         ("gọi không", "gọi hoài không", "gọi mãi không", "kêu không", "gọi cửa không"),
     ),
+    # "co vu xe tai de nguoi o quoc lo": a heavy vehicle and a person hit, heard without
+    # tones too ("đè", "đâm", "cán" alone are "để", "đám", "cần" then)
+    (
+        "medical",
+        ("xe tải", "xe ben", "xe khách", "xe container", "xe công"),
+        ("đè người", "đâm người", "cán người", "cán qua", "người nằm", "nằm giữa đường"),
+    ),
+    # "tia lửa xẹt ở cột điện đầu ngõ lan sang đống rơm rồi lan vào bếp"
+    ("fire", ("tia lửa", "lửa", "cháy"), ("lan sang", "lan vào", "lan qua", "bén sang", "bén vào")),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
 # Pairs matched only when tones were heard: a misheard initial ("dật túi" for "giật túi"),

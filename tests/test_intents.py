@@ -507,6 +507,10 @@ def test_a_cave_pair_needs_tones():
         ),
         ("tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh vợ nó bên nhà hàng xóm", "police"),
         ("bà cụ nhà bên ở một mình mấy hôm không thấy mở cửa gọi không thưa", "medical"),
+        # a heavy vehicle and a person hit, without tones
+        ("um alo co vu xe tai de nguoi o quoc lo", "medical"),
+        ("bi xe tai dam o quoc lo nguoi nam giua duong", "medical"),
+        ("cháy nhà hàng xóm lan sang nhà tui rồi", "fire"),
     ],
 )
 def test_round_30_emergencies(text, kind):
@@ -520,6 +524,8 @@ def test_round_30_emergencies(text, kind):
         "làm giấy khai tử mà ông tôi bị tai nạn ngã gục chết",
         # without tones "ma" is as often "má" (mother)
         "lam giay gi ma ong nha toi dang an com tu nhien nga guc",
+        # a truck named with no one hit
+        "xe tải chở lúa vào xã nằm ở đâu thì đăng ký",
     ],
 )
 def test_a_procedure_broken_off_needs_a_cue_of_now_and_tones(text):

@@ -1047,3 +1047,17 @@ def test_life_side_named(question, side):
 )
 def test_a_death_is_not_a_birth_nor_the_other_way_round(shipped, question, code):
     assert shipped.match(question).candidates[0].code == code
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # catalogue v5 aliases: how villagers name these two
+        ("thằng em tui bị tâm thần tui muốn làm giám hộ cho nó thì có tốn tiền hông", "1.004837"),
+        ("vừa khai sinh vừa nhận cha cho con mới đẻ cần giấy tờ gì", "1.000689"),
+    ],
+)
+def test_guardianship_for_the_mentally_ill_and_birth_with_a_father_recognised(
+    shipped, question, code
+):
+    assert shipped.match(question).candidates[0].code == code
