@@ -1344,6 +1344,12 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("xe tải", "xe ben", "xe khách", "xe container", "xe công"),
         ("đè người", "đâm người", "cán người", "cán qua", "người nằm", "nằm giữa đường"),
     ),
+    # round 31: "đứa nhỏ nuốt cục pin giờ khóc không ra tiếng"
+    (
+        "medical",
+        ("nuốt", "nuốt phải", "nuốt nhầm"),
+        ("pin", "cục pin", "đồng xu", "hạt", "xương", "kim", "thuốc chuột", "thuốc sâu"),
+    ),
     # "tia lửa xẹt ở cột điện đầu ngõ lan sang đống rơm rồi lan vào bếp"
     ("fire", ("tia lửa", "lửa", "cháy"), ("lan sang", "lan vào", "lan qua", "bén sang", "bén vào")),
 )
@@ -1353,6 +1359,8 @@ PAIR_WINDOW = 5  # syllables between the two words, at most
 # tones are everyday ones.
 TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("police", ("dật", "dựt"), ("túi", "túi xách", "giỏ", "ví", "dây chuyền", "bông tai")),
+    # round 31: "chỗ đê vỡ rồi nước tràn vào làng" (toneless "de" is "để")
+    ("rescue", ("đê",), ("vỡ", "bể", "tràn", "nước tràn")),
     # "khách đi vô hang từ sáng chừ tối rồi chưa thấy ra": someone not back out of a cave, a
     # pit, a mine (round 29); without tones "hang" is "hàng", "ho so chua ra" "hồ sơ"
     (
@@ -1475,8 +1483,12 @@ NOT_ALIVE_CUES = ("không còn thở", "hổng còn thở", "chẳng còn thở"
 # giật nằm im rồi". What follows the last "thôi" is weighed on its own.
 TURNING_AWAY = "thôi"
 # A question broken off for what is going on: "làm giấy gì mà ông nhà tôi đang ăn cơm tự
-# nhiên ngã gục ra". What follows the first "mà" is weighed on its own when it says so.
-BREAKING_OFF = "mà"
+# nhiên ngã gục ra", "làm cái giấy không không nhà bên có thằng cầm dao đang chém", "cho hỏi
+# thủ tục ui trời ơi vợ tôi đang đẻ ra máu". What follows the first "mà" (heard with its
+# tone: "ma" is also "má", mother), self-correcting "không không" or cry "trời ơi" is
+# weighed on its own when it says something is going on (BREAKING_OFF_CUES).
+BREAKING_OFF = ("ma", "khong khong", "troi oi")
+BREAKING_OFF_TONED = {"ma": "mà"}
 BREAKING_OFF_CUES = ("đang", "tự nhiên", "đột nhiên", "bỗng", "bỗng nhiên", "tự dưng")
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
@@ -1950,19 +1962,38 @@ def _turned_to(utt: Utterance) -> Utterance | None:
         return None
     if utt.has_tones and utt.toned[at] != TURNING_AWAY:
         return None
-    if not utt.has_tones and utt.folded[at - 1] != "ma":
-        return None  # without tones "thoi" alone is as often "thời" ("thời ngày trước")
+    if not utt.has_tones and utt.folded[at - 1] != "ma" and utt.folded[at + 1] != "khong":
+        # without tones "thoi" alone is as often "thời" ("thời ngày trước"); "mà thôi" and
+        # "thôi không" ("ờ thôi không, thằng bé nuốt đồng xu") give the question up
+        return None
     return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
 
 
+def _first_said_at(folded: tuple[str, ...], phrase: str) -> list[int]:
+    """Where the folded phrase is first said among the folded words: [] or [index]."""
+    words = tuple(phrase.split())
+    size = len(words)
+    return next(([i] for i in range(len(folded) - size + 1) if folded[i : i + size] == words), [])
+
+
 def _broken_off_to(utt: Utterance) -> Utterance | None:
-    """What was said after the first "mà" when it tells something going on right now
-    (BREAKING_OFF_CUES): "tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh vợ nó".
-    Only with tones: without them "ma" is as often "má" (mother) or "ma" (a ghost)."""
-    if not utt.has_tones or BREAKING_OFF not in utt.toned[1:]:
+    """What was said after the first BREAKING_OFF marker when it tells something going on
+    right now (BREAKING_OFF_CUES): "tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh
+    vợ nó"."""
+    starts = [
+        (at, len(marker.split()))
+        for marker in BREAKING_OFF
+        for at in _first_said_at(utt.folded, marker)
+        if at >= 1
+        and (
+            marker not in BREAKING_OFF_TONED
+            or (utt.has_tones and utt.toned[at] == BREAKING_OFF_TONED[marker])
+        )
+    ]
+    if not starts:
         return None
-    at = utt.toned.index(BREAKING_OFF, 1)
-    rest = Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
+    at, size = min(starts)
+    rest = Utterance(utt.toned[at + size :], utt.folded[at + size :], utt.has_tones)
     if len(rest) < TURNED_MIN_SYLLABLES or not _has(rest, _BREAKING_OFF):
         return None
     return rest

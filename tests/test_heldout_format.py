@@ -41,7 +41,8 @@ class Promise:
     # heldout55's brief did not name tạm vắng as common, and after the repeats were removed
     # it has 4 and 3 questions, xóa tạm trú 2 in heldout55; heldout56 and heldout57, same
     # brief, have 5 and 4 for a common procedure and 3 for others after their repeats,
-    # heldout58 5 and 3, heldout59 3 and 2)
+    # heldout58 5 and 3, heldout59 3 and 2; heldout60 to heldout63, same brief, 3 to 6 for
+    # tạm vắng and 2 or 3 for others)
     per_procedure: int = 4
 
 
@@ -106,6 +107,10 @@ HELDOUT_SETS = {
     "heldout57.tsv": Promise(no_tones=(0.15, 0.35), per_common=4, per_procedure=3),
     "heldout58.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=3),
     "heldout59.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=2),
+    "heldout60.tsv": Promise(no_tones=(0.15, 0.35), per_common=6, per_procedure=3),
+    "heldout61.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=3),
+    "heldout62.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=2),
+    "heldout63.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=3),
 }
 HEADER = ["query", "expected", "category", "tags"]
 CATEGORIES = {

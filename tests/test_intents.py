@@ -530,3 +530,38 @@ def test_round_30_emergencies(text, kind):
 )
 def test_a_procedure_broken_off_needs_a_cue_of_now_and_tones(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # a question broken off by a self-correction or a cry (round 31)
+        (
+            "ủa cho hỏi làm cái giấy không không nhà bên có thằng cầm dao đang chém ông già",
+            "police",
+        ),
+        ("cho hoi thu tuc ui troi oi vo toi dang de ra mau nhieu qua", "medical"),
+        # given up without tones: "thôi không"
+        ("cho hoi thu tuc o thoi khong thang be nuot dong xu gio mat no tim tai roi", "medical"),
+        ("đứa nhỏ nuốt cục pin giờ khóc không ra tiếng", "medical"),
+        ("dạ em ơi chỗ đê vỡ rồi nước tràn vào làng nhanh lắm người già chưa ra được", "rescue"),
+    ],
+)
+def test_round_31_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a cry with nothing going on after it
+        "làm khai tử cho chồng trời ơi ổng bị xe tông chết",
+        "trời ơi làm giấy khai sinh sao mà lâu quá vậy",
+        # "đê" only with tones: "de" is "để"
+        "lam giay to de dap de chong lu co vo khong",
+        # "thời không" is no question given up without "không" after it
+        "dang ky lai khai tu ba thoi ngay truoc xe dam chet",
+    ],
+)
+def test_round_31_cues_leave_procedure_questions_alone(text):
+    assert detect_emergency(Utterance.of(text)) is None
