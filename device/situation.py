@@ -138,13 +138,19 @@ def is_card_not_reissued(proc: Procedure) -> bool:
     return fold(proc["name"]).startswith(CARDS_NOT_REISSUED)
 
 
+CARD_MISPRINTED = "sai"
+
+
 def says_card_damaged(utt: Utterance) -> bool:
-    """Whether the question says the ID card is damaged (see CARD_DAMAGE_TONED)."""
+    """Whether the question says the ID card is damaged (see CARD_DAMAGE_TONED), and not
+    also misprinted ("bị mờ chữ với sai ngày sinh"): a misprint is exchanged whatever else."""
     words = utt.folded
     for i in range(len(words) - 1):
         if words[i : i + 2] != CARD:
             continue
         after = slice(i + 2, i + 2 + CARD_DAMAGE_REACH)
+        if CARD_MISPRINTED in words[after]:
+            return False
         if utt.has_tones:
             if any(word in CARD_DAMAGE_TONED for word in utt.toned[after]):
                 return True

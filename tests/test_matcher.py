@@ -1061,3 +1061,12 @@ def test_guardianship_for_the_mentally_ill_and_birth_with_a_father_recognised(
     shipped, question, code
 ):
     assert shipped.match(question).candidates[0].code == code
+
+
+def test_a_card_misprinted_as_well_as_worn_is_not_only_damaged(shipped):
+    # a misprint is exchanged (cấp đổi); worn as well, the box asks between the two
+    question = "thẻ căn cước bị mờ chữ với sai ngày sinh thì đổi thẻ thế nào"
+    assert says_card_damaged(Utterance.of(question)) is False
+    decision = shipped.match(question)
+    assert decision.action == "clarify"
+    assert decision.candidates[0].code == "1.014063"
