@@ -14,6 +14,7 @@ import argparse
 import copy
 import csv
 import importlib.util
+import math
 import multiprocessing
 import random
 import statistics
@@ -218,12 +219,20 @@ class Outcome:
         return [c.code for c in self.decision.candidates]
 
 
-def run_pass(match: Callable[[str], Any], queries: list[Query], heard: list[str]) -> list[Outcome]:
+def run_pass(
+    match: Callable[[str], Any], queries: list[Query], heard: list[str], timing_runs: int = 1
+) -> list[Outcome]:
+    """Each question matched once, or `timing_runs` times with the fastest time kept: on a
+    shared machine other processes add their pauses to single timings, and a box runs one
+    program. The matcher is deterministic, so every run gives the same decision."""
     outcomes = []
     for query, text in zip(queries, heard, strict=True):
-        start = time.perf_counter()
-        decision = match(text)
-        outcomes.append(Outcome(query, text, decision, (time.perf_counter() - start) * 1000))
+        fastest = math.inf
+        for _ in range(max(timing_runs, 1)):
+            start = time.perf_counter()
+            decision = match(text)
+            fastest = min(fastest, (time.perf_counter() - start) * 1000)
+        outcomes.append(Outcome(query, text, decision, fastest))
     return outcomes
 
 
@@ -292,6 +301,7 @@ class CatalogueRun:
     total: int
     rows: list[Row]
     clean_outcomes: list[Outcome]  # rate 0, every row: for the failure list
+    timing_runs: int = 1  # each question's time is the fastest of this many
 
 
 def corrupted_texts(
@@ -312,7 +322,10 @@ def corrupted_texts(
 
 
 def run_catalogue(
-    bench: Bench, queries: list[Query], heard: dict[float, list[list[str]]]
+    bench: Bench,
+    queries: list[Query],
+    heard: dict[float, list[list[str]]],
+    timing_runs: int = 1,
 ) -> CatalogueRun:
     from hoixa.device.matcher import Matcher
 
@@ -330,7 +343,7 @@ def run_catalogue(
     for rate, passes in heard.items():
         pooled: list[Outcome] = []
         for texts in passes:
-            pooled += run_pass(matcher.match, used, [texts[i] for i in keep])
+            pooled += run_pass(matcher.match, used, [texts[i] for i in keep], timing_runs)
         if rate == 0:
             clean_outcomes = pooled
         rows.append(
@@ -338,19 +351,29 @@ def run_catalogue(
         )
         rows.append(Row(bench.label, rate, "all", metrics(pooled)))
     return CatalogueRun(
-        bench, len(doc["procedures"]), build_ms, len(used), len(queries), rows, clean_outcomes
+        bench,
+        len(doc["procedures"]),
+        build_ms,
+        len(used),
+        len(queries),
+        rows,
+        clean_outcomes,
+        max(timing_runs, 1),
     )
 
 
 def run_catalogue_alone(
-    bench: Bench, queries: list[Query], heard: dict[float, list[list[str]]]
+    bench: Bench,
+    queries: list[Query],
+    heard: dict[float, list[list[str]]],
+    timing_runs: int = 1,
 ) -> CatalogueRun:
     """run_catalogue in a fresh interpreter. A box holds one catalogue; timed after three
     others in the same process, the 10,000-procedure catalogue read 30-60 % slower (the
     earlier matchers and outcomes stay in memory), which measured the bench, not the box."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_catalogue, bench, queries, heard).result()
+        return pool.submit(run_catalogue, bench, queries, heard, timing_runs).result()
 
 
 # -- reporting ---------------------------------------------------------------------------
@@ -440,8 +463,9 @@ def goal_lines(runs: list[CatalogueRun]) -> list[str]:
         )
         if run.procedures >= SYNTHETIC_SIZE:
             p95 = max(r.figures["p95"] or 0 for r in run.rows)
+            timed = "" if run.timing_runs == 1 else f", fastest of {run.timing_runs} per question"
             lines.append(
-                f"{label}: p95 latency {p95:.2f} ms at {run.procedures} procedures "
+                f"{label}: p95 latency {p95:.2f} ms at {run.procedures} procedures{timed} "
                 f"(goal ≤ {GOAL_P95_MS:g} ms): {mark(p95, p95 <= GOAL_P95_MS)}"
             )
     return lines
@@ -537,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time every catalogue in this process (by default each gets a fresh one)",
     )
+    parser.add_argument(
+        "--timing-runs",
+        type=int,
+        default=1,
+        help="match each question this many times and keep the fastest time (default 1)",
+    )
     args = parser.parse_args(argv)
     rates = sorted({float(r) for r in args.rates.split(",") if r.strip()})
     if 0.0 not in rates:
@@ -564,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         start = time.perf_counter()
         run = run_catalogue if args.same_process else run_catalogue_alone
-        runs.append(run(bench, queries, heard))
+        runs.append(run(bench, queries, heard, args.timing_runs))
         print(f"[{bench.label}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     first = next(
         (r for r in runs if r.bench.label == args.failures_from), runs[0] if runs else None
