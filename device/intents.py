@@ -1351,7 +1351,12 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("pin", "cục pin", "đồng xu", "hạt", "xương", "kim", "thuốc chuột", "thuốc sâu"),
     ),
     # "tia lửa xẹt ở cột điện đầu ngõ lan sang đống rơm rồi lan vào bếp"
-    ("fire", ("tia lửa", "lửa", "cháy"), ("lan sang", "lan vào", "lan qua", "bén sang", "bén vào")),
+    # round 32: smoke from the forest "lan xuống gần nhà"
+    (
+        "fire",
+        ("tia lửa", "lửa", "cháy", "khói"),
+        ("lan sang", "lan vào", "lan qua", "bén sang", "bén vào", "lan xuống", "lan tới"),
+    ),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
 # Pairs matched only when tones were heard: a misheard initial ("dật túi" for "giật túi"),
@@ -1361,6 +1366,8 @@ TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("police", ("dật", "dựt"), ("túi", "túi xách", "giỏ", "ví", "dây chuyền", "bông tai")),
     # round 31: "chỗ đê vỡ rồi nước tràn vào làng" (toneless "de" is "để")
     ("rescue", ("đê",), ("vỡ", "bể", "tràn", "nước tràn")),
+    # round 32: "ghe chở lúa lật giữa kênh" (toneless "ghe lat" is "ghé lát", drop by)
+    ("rescue", ("ghe", "xuồng", "thuyền", "đò", "sà lan"), ("lật", "bị lật", "chìm")),
     # "khách đi vô hang từ sáng chừ tối rồi chưa thấy ra": someone not back out of a cave, a
     # pit, a mine (round 29); without tones "hang" is "hàng", "ho so chua ra" "hồ sơ"
     (

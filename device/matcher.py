@@ -641,9 +641,10 @@ class Matcher:
         if self._card_not_reissued.size and says_card_damaged(utt):
             # "căn cước bị gãy đôi rồi đổi thẻ mới": re-issued (cấp lại), not exchanged.
             score = _lowered(score, scores.procs, self._card_not_reissued, CARD_DAMAGE_FACTOR)
-        side = life_side_named(utt)
+        side = life_side_named(whole or utt)
         if side in self._other_side:
-            # "ông cụ mất hơn một năm mà chưa khai tử": not a late birth registration.
+            # "ông cụ mất hơn một năm mà chưa khai tử": not a late birth registration. The
+            # whole question says whose life it is, when only a part of it is ranked.
             score = _lowered(
                 score, scores.procs, self._other_side[side], FIRST_TIME_CONFLICT_FACTOR
             )
@@ -800,7 +801,7 @@ class Matcher:
         if setting and decision.action in ("answer", "clarify"):
             asked_at = {i for hit in asked for i in range(hit.start, hit.end)}
             rest = without_unwanted(remove_at(heard, asked_at | setting))
-            other = self.decide(text, self.rank(rest), category)
+            other = self.decide(text, self.rank(rest, whole=heard), category)
             if self._names_another(decision, other, rest):
                 decision, utt = other, rest
         who = clause_after_who(utt)

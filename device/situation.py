@@ -60,7 +60,7 @@ def says_someone_died(utt: Utterance) -> bool:
 # tử cho bà" asks about the death, however much of it ("sống một mình", "không có con cái")
 # describes who may get the allowance. Stopping an allowance at a death is asked in its own
 # words ("cắt tiền", "thôi hưởng trợ cấp").
-MONTHLY = "hang thang"
+MONTHLY = ("hang thang", "huu tri xa hoi")  # the social pension is paid monthly too
 DEATH_REGISTRATION = ("khai tu", "bao tu", "chung tu")
 ALLOWANCE_WORDS = ("tro cap", "tien", "huong", "cat", "ngung", "che do", "luong", "giam")
 ALLOWANCE_WORDS += ("dung tra", "dung cap", "dung chi")  # not "dung" alone: "đứng ra"
@@ -68,7 +68,8 @@ ALLOWANCE_WORDS += ("dung tra", "dung cap", "dung chi")  # not "dung" alone: "đ
 
 def is_monthly_allowance(proc: Procedure) -> bool:
     """Whether the procedure pays something every month (to a living person)."""
-    return MONTHLY in fold(proc["name"]) and not is_after_death(proc)
+    name = fold(proc["name"])
+    return any(words in name for words in MONTHLY) and not is_after_death(proc)
 
 
 def says_death_registration_only(utt: Utterance) -> bool:
@@ -478,6 +479,7 @@ PAPER_ENDS |= ALTERNATIVES | {"phai", "dung"}  # "… trích lục khai tử ph�
 PAPER_REACH = 6  # syllables of the paper's name, at most
 CLASSIFIERS = frozenset(("cai", "to", "ban", "cuon", "mot"))  # "cái giấy", "tờ giấy", "một bản"
 HELD_REACH = 4  # syllables between the paper's name and "rồi" ("… ở quê vợ rồi")
+WANTED_REACH = 4  # syllables after the paper's name to the "để" of its purpose ("cho má để")
 
 
 def _marker_before(words: tuple[str, ...], end: int, markers: tuple[str, ...]) -> int:
@@ -520,7 +522,8 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
         received = _marker_before(words, said, RECEIVED)
         if words[start : start + 2] in CARD_NAMES:  # a card: only as needed
             held = received = 0
-        wanted = words[end : end + 1] == (PURPOSE,)  # "cần giấy … để đăng ký kết hôn"
+        # "cần giấy … để đăng ký kết hôn", "cần giấy … cho má để làm hồ sơ thừa kế"
+        wanted = PURPOSE in words[end : end + WANTED_REACH]
         # "… giấy chứng nhận mới hay bản trích lục": the other paper of the two, likewise
         alternative = said >= 2 and words[said - 1] in ALTERNATIVES and said - 2 in drop
         if (held or needed or received or alternative) and not wanted and end - start >= 2:

@@ -565,3 +565,20 @@ def test_round_31_emergencies(text, kind):
 )
 def test_round_31_cues_leave_procedure_questions_alone(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # round 32: smoke coming down from the forest, a boat over with people who cannot swim
+        ("thấy khói trên rừng phía bản lan xuống gần nhà rồi các bác ơi", "fire"),
+        ("ghe chở lúa lật giữa kênh có hai người hổng biết lội", "rescue"),
+    ],
+)
+def test_round_32_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+def test_a_boat_over_needs_tones():
+    # without tones "ghe ... lat" is "ghé lát" (drop by in a moment)
+    assert detect_emergency(Utterance.of("ghe chi lat nua toi ghe xa lam giay")) is None

@@ -1070,3 +1070,29 @@ def test_a_card_misprinted_as_well_as_worn_is_not_only_damaged(shipped):
     decision = shipped.match(question)
     assert decision.action == "clarify"
     assert decision.candidates[0].code == "1.014063"
+
+
+def test_the_whole_question_says_whose_life_when_a_paper_held_is_left_out(shipped):
+    # "có làm giấy khai sinh" is read as a paper held and left out of the second ranking;
+    # the birth it names still says that the record lost is a birth's, not a death's
+    decision = shipped.match(
+        "hồi đó má tui có làm giấy khai sinh cho tui mà cháy nhà mất rồi xã cũng hổng còn sổ "
+        "làm lại tốn bao nhiêu"
+    )
+    assert (decision.action, decision.procedure["code"]) == ("answer", "1.004884")
+
+
+def test_a_paper_needed_for_a_purpose_a_few_words_on_is_wanted(shipped):
+    # "cần giấy … cho má để làm hồ sơ thừa kế": the paper is what is asked, not its purpose
+    question = (
+        "tui cần giấy xác nhận thông tin hộ tịch cho má để làm hồ sơ hưởng thừa kế có tốn tiền hông"
+    )
+    assert papers_held_or_needed(Utterance.of(question)) == set()
+    decision = shipped.match(question)
+    assert (decision.action, decision.procedure["code"]) == ("answer", "2.002516")
+
+
+def test_the_social_pension_is_for_the_living_too(shipped):
+    decision = shipped.match("ông cụ nhà tôi tám mươi chín tuổi mất rồi báo tử ở đâu")
+    assert decision.action == "clarify"
+    assert decision.candidates[0].code == "1.000656"
