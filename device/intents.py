@@ -2007,8 +2007,8 @@ def _broken_off_to(utt: Utterance) -> Utterance | None:
 
 
 def _in_whole_or_turned(detect: Callable[[Utterance], str | None], utt: Utterance) -> str | None:
-    """`detect` on the whole question, else on what follows a "thôi" that gave it up or a
-    "mà" that broke off to what is going on."""
+    """`detect` on the whole question, else on what follows a "thôi" that gave it up, or
+    a "mà", "không không" or "trời ơi" that broke off to what is going on."""
     found = detect(utt)
     for turned in (_turned_to(utt), _broken_off_to(utt)):
         if found is None and turned is not None:

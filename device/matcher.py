@@ -805,7 +805,7 @@ class Matcher:
             if self._names_another(decision, other, rest):
                 decision, utt = other, rest
         who = clause_after_who(utt)
-        if who is not None and decision.action != "emergency":
+        if who is not None:
             # "… mới mất thì ai đi khai tử cho bà": who does it is asked of what follows.
             # Only a procedure the whole question also put forward, and first when it asked
             # back: "khai tử thì ai đi khai cũng được hay phải con ruột" leaves too few words

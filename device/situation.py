@@ -139,7 +139,7 @@ def is_card_not_reissued(proc: Procedure) -> bool:
     return fold(proc["name"]).startswith(CARDS_NOT_REISSUED)
 
 
-CARD_MISPRINTED = "sai"
+CARD_MISPRINTED = "sai"  # "ghi sai", "sai ngày sinh": a misprint, exchanged whatever else
 
 
 def says_card_damaged(utt: Utterance) -> bool:
@@ -319,15 +319,20 @@ def _said_at(words: tuple[str, ...], phrase: str) -> list[int]:
     return [i for i, word in enumerate(words) if word == first and words[i : i + size] == wanted]
 
 
-def clause_after_done(utt: Utterance) -> Utterance | None:
-    """The words after the last "rồi thì" / "xong thì" (or the like), when there are enough
-    of them to name a procedure."""
+def _clause_after_last(utt: Utterance, markers: tuple[str, ...]) -> Utterance | None:
+    """The words after the last of the folded markers said, when there are enough of them
+    to name a procedure (two syllables or more)."""
     folded = utt.folded
-    ends = [i + len(marker.split()) for marker in DONE_THEN for i in _said_at(folded, marker)]
+    ends = [i + len(marker.split()) for marker in markers for i in _said_at(folded, marker)]
     if not ends or len(folded) - max(ends) < 2:
         return None
     start = max(ends)
     return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
+
+
+def clause_after_done(utt: Utterance) -> Utterance | None:
+    """The words after the last "rồi thì" / "xong thì" (or the like)."""
+    return _clause_after_last(utt, DONE_THEN)
 
 
 # "Bà cụ hàng xóm sống một mình mới mất thì ai đi khai tử cho bà": after "thì ai" (who)
@@ -336,20 +341,14 @@ WHO_DOES = ("thi ai", "roi ai")
 
 
 def clause_after_who(utt: Utterance) -> Utterance | None:
-    """The words after the last "thì ai" / "rồi ai", when there are enough of them to name
-    a procedure."""
-    folded = utt.folded
-    ends = [i + len(marker.split()) for marker in WHO_DOES for i in _said_at(folded, marker)]
-    if not ends or len(folded) - max(ends) < 2:
-        return None
-    start = max(ends)
-    return Utterance(utt.toned[start:], folded[start:], utt.has_tones)
+    """The words after the last "thì ai" / "rồi ai"."""
+    return _clause_after_last(utt, WHO_DOES)
 
 
 # "Khai sinh xong thì được nhận giấy gì, có kèm bản sao không": after "xong thì" the
 # villager asks what the procedure before it gives. The papers named there (a copy, a
 # re-registered extract) are its result, not another procedure.
-RESULT_AFTER = ("xong thi",)
+RESULT_AFTER = "xong thi"
 RECEIVING = frozenset(("nhan", "cap", "cam", "dua", "lay", "tra", "giao", "phat", "huong"))
 ASKING_WHAT = frozenset(("gì", "chi", "gi"))  # toned or not; not "chị" (an older sister)
 RECEIVING_REACH = 4  # syllables from the receiving verb to "gì"
@@ -361,15 +360,14 @@ def clause_before_result(utt: Utterance) -> Utterance | None:
     a procedure; otherwise None."""
     folded = utt.folded
     words = utt.toned if utt.has_tones else folded
-    for marker in RESULT_AFTER:
-        for at in _said_at(folded, marker):
-            start = at + len(marker.split())
-            asks_what = any(
-                folded[i] in RECEIVING and ASKING_WHAT & set(words[i + 1 : i + 1 + RECEIVING_REACH])
-                for i in range(start, len(folded))
-            )
-            if asks_what and at >= 2:
-                return Utterance(utt.toned[:at], folded[:at], utt.has_tones)
+    for at in _said_at(folded, RESULT_AFTER):
+        start = at + len(RESULT_AFTER.split())
+        asks_what = any(
+            folded[i] in RECEIVING and ASKING_WHAT & set(words[i + 1 : i + 1 + RECEIVING_REACH])
+            for i in range(start, len(folded))
+        )
+        if asks_what and at >= 2:
+            return Utterance(utt.toned[:at], folded[:at], utt.has_tones)
     return None
 
 
