@@ -808,13 +808,17 @@ class Matcher:
         if who is not None:
             # "… mới mất thì ai đi khai tử cho bà": who does it is asked of what follows.
             # Only a procedure the whole question also put forward, and first when it asked
-            # back: "khai tử thì ai đi khai cũng được hay phải con ruột" leaves too few words
-            # after "thì ai" to be read alone.
+            # back, and named there by its own name: in "khai tử cho ông ngoại thì ai đi
+            # khai cũng được hay phải con ruột" the words after "thì ai" name nothing.
             done_by = self.decide(text, self.rank(who, whole=utt), category)
             offered = [c.code for c in decision.candidates]
             if decision.action == "clarify":
                 offered = offered[:1]
-            if done_by.action == "answer" and done_by.procedure["code"] in offered:
+            if (
+                done_by.action == "answer"
+                and done_by.procedure["code"] in offered
+                and self._names(done_by.procedure["code"], who)
+            ):
                 decision = done_by
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         decision = self._asked_in(clause_before_purpose(utt), decision, utt)
@@ -841,6 +845,12 @@ class Matcher:
         query, total = self._question(rest)
         first, own = self._by_code[other.candidates[0].code], self._by_code[answered]
         return self._index.named_not_explained(first, own, query, total) >= RIVAL_NAMED_SHARE
+
+    def _names(self, code: str, clause: Utterance) -> bool:
+        """Whether the clause names the procedure by its official or spoken name."""
+        query, total = self._question(clause)
+        named = self._index.named_not_explained(self._by_code[code], None, query, total, 0.0)
+        return named >= RIVAL_NAMED_SHARE
 
     def _asked_in(self, clause: Utterance | None, decision: Decision, utt: Utterance) -> Decision:
         """Ask back when the clause that holds the question names another procedure.

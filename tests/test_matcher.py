@@ -1096,3 +1096,11 @@ def test_the_social_pension_is_for_the_living_too(shipped):
     decision = shipped.match("ông cụ nhà tôi tám mươi chín tuổi mất rồi báo tử ở đâu")
     assert decision.action == "clarify"
     assert decision.candidates[0].code == "1.000656"
+
+
+def test_who_does_it_needs_the_procedure_named_after_thi_ai(shipped):
+    # the whole question answers the death registration; "đi khai cũng được hay phải con
+    # ruột" after "thì ai" names no procedure, so it must not turn the answer into a
+    # parent recognised ("con")
+    decision = shipped.match("khai tu cho ong ngoai thi ai di khai cung duoc hay phai con ruot")
+    assert (decision.action, decision.procedure["code"]) == ("answer", "1.000656")
