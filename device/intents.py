@@ -1976,11 +1976,12 @@ def _turned_to(utt: Utterance) -> Utterance | None:
     return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
 
 
-def _first_said_at(folded: tuple[str, ...], phrase: str) -> list[int]:
-    """Where the folded phrase is first said among the folded words: [] or [index]."""
-    words = tuple(phrase.split())
-    size = len(words)
-    return next(([i] for i in range(len(folded) - size + 1) if folded[i : i + size] == words), [])
+def said_at(words: tuple[str, ...], phrase: str) -> list[int]:
+    """Where the folded phrase ("roi thi") starts among the folded words."""
+    wanted = tuple(phrase.split())
+    first, size = wanted[0], len(wanted)
+    # Comparing the first word before the whole phrase: most phrases are not said at all.
+    return [i for i, word in enumerate(words) if word == first and words[i : i + size] == wanted]
 
 
 def _broken_off_to(utt: Utterance) -> Utterance | None:
@@ -1990,7 +1991,7 @@ def _broken_off_to(utt: Utterance) -> Utterance | None:
     starts = [
         (at, len(marker.split()))
         for marker in BREAKING_OFF
-        for at in _first_said_at(utt.folded, marker)
+        for at in said_at(utt.folded, marker)[:1]
         if at >= 1
         and (
             marker not in BREAKING_OFF_TONED

@@ -14,7 +14,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from hoixa.contract.catalogue import Procedure, spoken_name
-from hoixa.device.intents import Utterance, remove_at
+from hoixa.device.intents import Utterance, remove_at, said_at
 from hoixa.vietnamese import fold, normalize
 
 # A procedure for the first time, and words that say it is not the first time.
@@ -62,8 +62,10 @@ def says_someone_died(utt: Utterance) -> bool:
 # words ("cắt tiền", "thôi hưởng trợ cấp").
 MONTHLY = ("hang thang", "huu tri xa hoi")  # the social pension is paid monthly too
 DEATH_REGISTRATION = ("khai tu", "bao tu", "chung tu")
-ALLOWANCE_WORDS = ("tro cap", "tien", "huong", "cat", "ngung", "che do", "luong", "giam")
+ALLOWANCE_WORDS = ("tro cap", "tien", "cat", "ngung", "che do", "luong", "giam")
 ALLOWANCE_WORDS += ("dung tra", "dung cap", "dung chi")  # not "dung" alone: "đứng ra"
+# not "huong" alone: "hướng dẫn" folds to it as "hưởng" does
+ALLOWANCE_WORDS += ("thoi huong", "duoc huong", "dang huong", "huong tro", "huong che")
 
 
 def is_monthly_allowance(proc: Procedure) -> bool:
@@ -311,19 +313,11 @@ def _same_clause(words: list[str]) -> list[str]:
 DONE_THEN = ("roi thi", "roi gio", "roi bay gio", "roi bay chu", "roi chu", "xong thi")
 
 
-def _said_at(words: tuple[str, ...], phrase: str) -> list[int]:
-    """Where the folded phrase ("roi thi") starts among the folded words."""
-    wanted = tuple(phrase.split())
-    first, size = wanted[0], len(wanted)
-    # Comparing the first word before the whole phrase: most phrases are not said at all.
-    return [i for i, word in enumerate(words) if word == first and words[i : i + size] == wanted]
-
-
 def _clause_after_last(utt: Utterance, markers: tuple[str, ...]) -> Utterance | None:
     """The words after the last of the folded markers said, when there are enough of them
     to name a procedure (two syllables or more)."""
     folded = utt.folded
-    ends = [i + len(marker.split()) for marker in markers for i in _said_at(folded, marker)]
+    ends = [i + len(marker.split()) for marker in markers for i in said_at(folded, marker)]
     if not ends or len(folded) - max(ends) < 2:
         return None
     start = max(ends)
@@ -360,7 +354,7 @@ def clause_before_result(utt: Utterance) -> Utterance | None:
     a procedure; otherwise None."""
     folded = utt.folded
     words = utt.toned if utt.has_tones else folded
-    for at in _said_at(folded, RESULT_AFTER):
+    for at in said_at(folded, RESULT_AFTER):
         start = at + len(RESULT_AFTER.split())
         asks_what = any(
             folded[i] in RECEIVING and ASKING_WHAT & set(words[i + 1 : i + 1 + RECEIVING_REACH])
@@ -397,7 +391,7 @@ def without_unwanted(utt: Utterance) -> Utterance:
     drop: set[int] = set()
     for marker in NOT_NEEDED:
         size = len(marker.split())
-        for i in _said_at(folded, marker):
+        for i in said_at(folded, marker):
             first = end = i + size
             while end < len(folded) and end - first < NOT_NEEDED_REACH:
                 if folded[end] in CLAUSE_BREAKS:
@@ -409,7 +403,7 @@ def without_unwanted(utt: Utterance) -> Utterance:
                 drop.update(range(_clause_start(folded, i - 1), i + size))
     for marker in LATER:  # "hộ khẩu để mần sau"
         size = len(marker.split())
-        for i in _said_at(folded, marker):
+        for i in said_at(folded, marker):
             if i >= 1 and folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
                 drop.update(range(_clause_start(folded, i), i + size))
     if not drop or len(drop) >= len(folded):
@@ -542,6 +536,6 @@ def away_for_work(utt: Utterance) -> set[int]:
     return {
         i + k
         for phrase in AWAY_FOR_WORK
-        for i in _said_at(utt.folded, phrase)
+        for i in said_at(utt.folded, phrase)
         for k in range(len(phrase.split()))
     }

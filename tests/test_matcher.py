@@ -1002,6 +1002,8 @@ def test_who_does_it_needs_the_procedure_put_forward_by_the_whole_question(shipp
         ("ông mất rồi khai tử xong có được nhận tiền mai táng không", False),
         ("mẹ tôi mất rồi có phải báo cắt trợ cấp không", False),
         ("cụ ông đứng ra khai tử cho vợ", True),  # "đứng ra" is not "dừng" (stop)
+        ("hướng dẫn giùm làm khai tử cho bà cụ", True),  # "hướng" is not "hưởng" (receive)
+        ("mẹ tôi đang hưởng trợ cấp mới mất thì khai tử xong báo ở đâu", False),
     ],
 )
 def test_says_death_registration_only(question, only):
