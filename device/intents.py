@@ -1720,6 +1720,9 @@ class PhraseTable:
     by_toned: dict[str, list[tuple[int, str, tuple[str, ...]]]]
     by_folded: dict[str, list[tuple[int, str, tuple[str, ...], tuple[str, ...]]]]
     by_key: dict[str, list[tuple[int, str, tuple[str, ...]]]]  # phrases of 3+ syllables only
+    # by_folded without one-syllable phrases: all that toneless spelling may match when tones
+    # were heard (and the table forgives tones)
+    by_folded_long: dict[str, list[tuple[int, str, tuple[str, ...], tuple[str, ...]]]]
     # Two-syllable phrases by looser keys, one index per key in `pair_keys`, when a misheard
     # sound must be forgiven even there.
     by_pair: tuple[dict[str, list[tuple[int, str, tuple[str, ...], tuple[str, ...]]]], ...] = ()
@@ -1772,10 +1775,16 @@ def compile_phrases(
                     keys = tuple(pair_key(s) for s in toned)
                     index.setdefault(keys[0], []).append((order, key, keys, toned))
             order += 1
+    by_folded_long = {
+        first: long
+        for first, entries in by_folded.items()
+        if (long := [e for e in entries if len(e[2]) >= 2])
+    }
     return PhraseTable(
         by_toned,
         by_folded,
         by_key,
+        by_folded_long,
         by_pair,
         pair_keys,
         frozenset(syllables),
@@ -1846,6 +1855,18 @@ class Utterance:
         once: every phrase table looked up in the utterance reads them."""
         return tuple(sound_key(s) for s in self.folded)
 
+    @cached_property
+    def _pair_keys(self) -> dict[Callable[[str], str], tuple[str, ...]]:
+        return {}
+
+    def pair_keys(self, key: Callable[[str], str]) -> tuple[str, ...]:
+        """The syllables as heard (toned) under a looser key (PhraseTable.pair_keys), worked
+        out once per key: several tables look them up."""
+        found = self._pair_keys.get(key)
+        if found is None:
+            found = self._pair_keys[key] = tuple(key(s) for s in self.toned)
+        return found
+
     def __len__(self) -> int:
         return len(self.toned)
 
@@ -1872,7 +1893,11 @@ def find_phrases(
     found: list[tuple[int, int, int, str]] = []  # (-length, order, start, key)
     keys = utt.keys
     pair_indexes = zip(table.pair_keys, table.by_pair, strict=True) if loose_pairs else ()
-    heard_pairs = [(tuple(k(s) for s in utt.toned), index) for k, index in pair_indexes]
+    heard_pairs = [(utt.pair_keys(k), index) for k, index in pair_indexes]
+    if not utt.has_tones:
+        by_folded = table.by_folded
+    else:  # see the docstring: tones heard, only longer phrases are forgiven a wrong tone
+        by_folded = table.by_folded_long if table.forgive_tones else {}
     for i in range(len(utt)):
         for order, key, needle in table.by_key.get(keys[i], ()):
             if keys[i : i + len(needle)] == needle:
@@ -1885,11 +1910,9 @@ def find_phrases(
             for order, key, needle in table.by_toned.get(utt.toned[i], ()):
                 if utt.toned[i : i + len(needle)] == needle:
                     found.append((-len(needle), order, i, key))
-        for order, key, needle, toned in table.by_folded.get(utt.folded[i], ()):
-            if (
-                (not utt.has_tones or (len(needle) >= 2 and table.forgive_tones))
-                and utt.folded[i : i + len(needle)] == needle
-                and (not tones_kept or _one_exact(utt, i, toned, table))
+        for order, key, needle, toned in by_folded.get(utt.folded[i], ()):
+            if utt.folded[i : i + len(needle)] == needle and (
+                not tones_kept or _one_exact(utt, i, toned, table)
             ):
                 found.append((-len(needle), order, i, key))
     found.sort()

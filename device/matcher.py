@@ -169,9 +169,10 @@ def _with_digits(utt: Utterance) -> Utterance:
     return Utterance(toned, tuple(fold_syllable(s) for s in toned), utt.has_tones)
 
 
-def _lowered(score: np.ndarray, procs: np.ndarray, which: np.ndarray, factor: float) -> np.ndarray:
-    """The phrase scores with those of the procedures `which` multiplied by `factor`."""
-    return np.where(np.isin(procs, which), score * factor, score)
+def _lowered(score: np.ndarray, phrases: np.ndarray, factor: float) -> np.ndarray:
+    """The phrase scores with those of `phrases` (positions) multiplied by `factor`."""
+    score[phrases] *= factor
+    return score
 
 
 @dataclass(frozen=True)
@@ -373,13 +374,15 @@ def _says_age(text: str) -> bool:
     return "tuổi" in text or "tuoi" in text
 
 
+CANDIDATES_KEPT = 10  # procedures a ranking returns
 MAX_PHRASES_PER_RANK = 12  # sorting only the best phrases is enough to find 10 procedures
 
 
 def _best_first(score: np.ndarray, limit: int) -> np.ndarray:
-    """Indices of the `limit` highest scores, best first (all of them if fewer)."""
+    """Indices of the `limit` highest scores, best first (all of them if fewer); equal
+    scores in the catalogue's order, whatever order the partition left them in."""
     if len(score) > limit:
-        top = np.argpartition(-score, limit)[:limit]
+        top = np.sort(np.argpartition(-score, limit)[:limit])
         return top[np.argsort(-score[top], kind="stable")]
     return np.argsort(-score, kind="stable")
 
@@ -408,8 +411,11 @@ class Matcher:
         self._index = PhraseIndex(phrases, len(self._entries), naming, len(self.procedures))
         self._referral_phrases = sum(1 for proc, _, _ in phrases if proc >= len(self.procedures))
         self._age_limits = age_limits_by_phrase(phrases, naming)
-        self._first_time = np.asarray(
-            [i for i, proc in enumerate(self.procedures) if is_first_time(proc)], dtype=np.int32
+        # Procedures whose phrases rank() lowers when a question rules them out, kept as the
+        # positions of those phrases in the index.
+        phrases_of = self._index.phrases_of
+        self._first_time = phrases_of(
+            [i for i, proc in enumerate(self.procedures) if is_first_time(proc)]
         )
         self._after_death = frozenset(
             i for i, proc in enumerate(self.procedures) if is_after_death(proc)
@@ -418,40 +424,34 @@ class Matcher:
         for i, proc in enumerate(self.procedures):
             if thing := registered_thing(proc):
                 registering[thing].append(i)
-        self._registering = {t: np.asarray(ids, dtype=np.int32) for t, ids in registering.items()}
+        self._registering = {t: phrases_of(ids) for t, ids in registering.items()}
         again: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, proc in enumerate(self.procedures):
             if thing := reregistered_thing(proc):
                 again[thing].append(i)
-        self._reregistering = {t: np.asarray(ids, dtype=np.int32) for t, ids in again.items()}
-        self._needing_the_record = np.asarray(
+        self._reregistering = {t: phrases_of(ids) for t, ids in again.items()}
+        self._needing_the_record = phrases_of(
             [
                 i
                 for i, proc in enumerate(self.procedures)
                 if registered_thing(proc) or fold(proc["name"]).startswith(COPYING)
-            ],
-            dtype=np.int32,
+            ]
         )
-        self._record_change = np.asarray(
-            [i for i, proc in enumerate(self.procedures) if is_record_change(proc)],
-            dtype=np.int32,
+        self._record_change = phrases_of(
+            [i for i, proc in enumerate(self.procedures) if is_record_change(proc)]
         )
-        self._card_not_reissued = np.asarray(
-            [i for i, proc in enumerate(self.procedures) if is_card_not_reissued(proc)],
-            dtype=np.int32,
+        self._card_not_reissued = phrases_of(
+            [i for i, proc in enumerate(self.procedures) if is_card_not_reissued(proc)]
         )
-        self._monthly = np.asarray(
-            [i for i, proc in enumerate(self.procedures) if is_monthly_allowance(proc)],
-            dtype=np.int32,
+        self._monthly = phrases_of(
+            [i for i, proc in enumerate(self.procedures) if is_monthly_allowance(proc)]
         )
         sides: dict[str, list[int]] = defaultdict(list)
         for i, proc in enumerate(self.procedures):
             if side := life_side(proc):
                 sides[side].append(i)
         self._other_side = {
-            side: np.asarray(
-                [i for other, ids in sides.items() if other != side for i in ids], dtype=np.int32
-            )
+            side: phrases_of([i for other, ids in sides.items() if other != side for i in ids])
             for side in sides
         }
         # Known syllables by first letter, so snapping a misheard one compares few strings.
@@ -620,37 +620,32 @@ class Matcher:
         if ages_said:
             # A phrase for another age ("làm căn cước cho con 14 tuổi" when the child is
             # five) is not what was asked, however many of its other words were said.
-            conflict = np.isin(scores.ids, self._age_conflicts(ages_said))
-            score = np.where(conflict, score * AGE_CONFLICT_FACTOR, score)
+            score = _lowered(score, self._age_conflicts(ages_said), AGE_CONFLICT_FACTOR)
         if self._first_time.size and (says_again(utt) or copied_papers(utt)):
             # "sổ đỏ bị mất, xin cấp lại" is not "cấp sổ đỏ lần đầu", however alike, and
             # neither is "photo sổ đỏ rồi chứng thực": the paper is held already.
-            score = _lowered(score, scores.procs, self._first_time, FIRST_TIME_CONFLICT_FACTOR)
+            score = _lowered(score, self._first_time, FIRST_TIME_CONFLICT_FACTOR)
         # "tiền chế độ thương binh tháng này bao giờ có": nobody died, no funeral costs. Few
         # procedures are for after a death, so their scores are lowered per procedure below.
         nobody_died = bool(self._after_death) and not says_someone_died(utt)
         unsaid = self._after_death if nobody_died else frozenset()
         if self._needing_the_record.size and says_record_lost(utt):
             # "giấy mất mà sổ ở xã cũng cháy": neither a copy nor a first registration.
-            score = _lowered(
-                score, scores.procs, self._needing_the_record, FIRST_TIME_CONFLICT_FACTOR
-            )
+            score = _lowered(score, self._needing_the_record, FIRST_TIME_CONFLICT_FACTOR)
         if self._record_change.size and says_card_changed(utt):
             # "căn cước ghi sai quê quán": the card is changed, not the civil-status record.
-            score = _lowered(score, scores.procs, self._record_change, CARD_CHANGE_FACTOR)
+            score = _lowered(score, self._record_change, CARD_CHANGE_FACTOR)
         if self._card_not_reissued.size and says_card_damaged(utt):
             # "căn cước bị gãy đôi rồi đổi thẻ mới": re-issued (cấp lại), not exchanged.
-            score = _lowered(score, scores.procs, self._card_not_reissued, CARD_DAMAGE_FACTOR)
+            score = _lowered(score, self._card_not_reissued, CARD_DAMAGE_FACTOR)
         side = life_side_named(whole or utt)
         if side in self._other_side:
             # "ông cụ mất hơn một năm mà chưa khai tử": not a late birth registration. The
             # whole question says whose life it is, when only a part of it is ranked.
-            score = _lowered(
-                score, scores.procs, self._other_side[side], FIRST_TIME_CONFLICT_FACTOR
-            )
+            score = _lowered(score, self._other_side[side], FIRST_TIME_CONFLICT_FACTOR)
         if self._monthly.size and says_death_registration_only(utt):
             # "bà cụ sống một mình mới mất, ai đi khai tử cho bà": no allowance for the dead.
-            score = _lowered(score, scores.procs, self._monthly, FIRST_TIME_CONFLICT_FACTOR)
+            score = _lowered(score, self._monthly, FIRST_TIME_CONFLICT_FACTOR)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.
@@ -659,7 +654,7 @@ class Matcher:
             (things_done(utt), self._registering),
         ):
             for thing in things & procedures.keys():
-                score = _lowered(score, scores.procs, procedures[thing], FIRST_TIME_CONFLICT_FACTOR)
+                score = _lowered(score, procedures[thing], FIRST_TIME_CONFLICT_FACTOR)
         # Best phrase per procedure, plus a little for a second phrase that also fits: the
         # everyday procedure ("đăng ký khai tử") is usually named several ways in a question,
         # its special cases ("đăng ký lại khai tử") by one.
@@ -667,7 +662,7 @@ class Matcher:
         keyword: dict[int, bool] = {}
         # Referral phrases are looked at besides, not instead of, the best procedure phrases:
         # referrals must not change how procedures are ranked.
-        limit, n_procedures = 10 * MAX_PHRASES_PER_RANK, len(self.procedures)
+        limit, n_procedures = CANDIDATES_KEPT * MAX_PHRASES_PER_RANK, len(self.procedures)
         order = _best_first(score, limit=limit + self._referral_phrases)
         # Plain lists: reading numpy arrays one element at a time is slow.
         for proc, phrase_score, phrase_cover, question_cover, is_keyword in zip(
@@ -678,6 +673,8 @@ class Matcher:
             (scores.factor[order] <= KEYWORD_FACTOR).tolist(),
             strict=True,
         ):
+            if phrase_cover == 0.0:
+                continue  # the phrase shares nothing with the question
             if proc < n_procedures:
                 if limit == 0:
                     continue
@@ -701,23 +698,34 @@ class Matcher:
             ),
             reverse=True,
         )
+        # Words of the question that other phrases of the same procedure explain ("mất"
+        # beside "chứng minh nhân dân") tell sister procedures apart: looked at for the
+        # best MAX_EXPLAINED procedures (and the referrals among them) only.
+        looked_at, counted = 0, 0
+        while looked_at < len(first_pass) and counted < MAX_EXPLAINED:
+            counted += first_pass[looked_at][1] < n_procedures
+            looked_at += 1
+        shares = self._index.explained_many([e[1] for e in first_pass[:looked_at]], query, total)
+        final = [
+            (min(s + EXPLAINED_BONUS * max(share - first_q, 0.0), 1.0), proc, cover)
+            for (s, proc, cover, first_q), share in zip(first_pass, shares, strict=False)
+        ] + [(min(s, 1.0), proc, cover) for s, proc, cover, _ in first_pass[looked_at:]]
+        final.sort(key=lambda f: -f[0])
+        # Candidates up to the tenth procedure: dropping referrals (_without_settings) and
+        # keeping ten then leaves the same list as doing it with all of them.
         ranked = []
-        explained = 0
-        for score_so_far, proc, cover, first_q in first_pass:
-            if explained < MAX_EXPLAINED:
-                explained += proc < n_procedures
-                # Words of the question that other phrases of the same procedure explain
-                # ("mất" beside "chứng minh nhân dân") tell sister procedures apart.
-                extra = max(self._index.explained(proc, query, total) - first_q, 0.0)
-                score_so_far += EXPLAINED_BONUS * extra
+        procedures_kept = 0
+        for final_score, proc, cover in final:
             code, name = self._entries[proc]["code"], self._entries[proc]["name"]
-            ranked.append(Candidate(code, name, min(score_so_far, 1.0), cover, keyword[proc]))
-        ranked.sort(key=lambda c: -c.score)
+            ranked.append(Candidate(code, name, final_score, cover, keyword[proc]))
+            procedures_kept += proc < n_procedures
+            if procedures_kept == CANDIDATES_KEPT:
+                break
         if ranked and not is_referral(ranked[0].code):
             ranked = self._without_settings(ranked, query, total)
         if len(ranked) > 1:
             ranked[0] = self._contest(ranked, query, total, unsaid)
-        return ranked[:10]
+        return ranked[:CANDIDATES_KEPT]
 
     def _without_settings(
         self, ranked: list[Candidate], query: list[QueryTerm], total: float

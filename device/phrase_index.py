@@ -49,9 +49,13 @@ class QueryTerm:
 
 @dataclass(frozen=True)
 class PhraseScores:
-    """Per phrase that shares anything with the question: its procedure and coverages."""
+    """Per phrase of the index, in the order phrases were given to it: its procedure and how
+    much of it the question covers. A phrase sharing nothing with the question covers 0.
 
-    ids: np.ndarray  # phrase ids, in the order phrases were given to the index
+    Every phrase rather than only those hit: at 10,000 procedures most phrases share a word
+    with any question ("giấy"), and picking the hit ones out cost more than it saved.
+    """
+
     procs: np.ndarray
     phrase_cover: np.ndarray  # share of the phrase's weight that was said
     question_cover: np.ndarray  # share of the question's weight the phrase explains
@@ -187,23 +191,36 @@ class PhraseIndex:
 
     def explained(self, proc: int, query: list[QueryTerm], question_weight: float) -> float:
         """Share of the question's weight that any phrase of procedure `proc` explains."""
+        return self.explained_many([proc], query, question_weight)[0]
+
+    def explained_many(
+        self, procs: list[int], query: list[QueryTerm], question_weight: float
+    ) -> list[float]:
+        """`explained` for several procedures, reading the question once."""
         if question_weight <= 0:
-            return 0.0
-        terms = self._proc_terms.get(proc, frozenset())
-        matched = 0.0
-        alternatives: dict[int, float] = defaultdict(float)
-        for q in query:
-            if q.term in terms:
-                if q.group:
-                    alternatives[q.group] += q.weight * q.share
+            return [0.0] * len(procs)
+        heard = {q.term: (i, q.group, q.weight * q.share) for i, q in enumerate(query)}
+        said = frozenset(heard)
+        out = []
+        for proc in procs:
+            matched = 0.0
+            alternatives: dict[int, float] = {}
+            # in the question's order, so that sums come out the same whichever way they are
+            # worked out
+            for _, group, credit in sorted(
+                heard[t] for t in said & self._proc_terms.get(proc, frozenset())
+            ):
+                if group:
+                    alternatives[group] = alternatives.get(group, 0.0) + credit
                 else:
-                    matched += q.weight * q.share
-        for group, heard in alternatives.items():
-            if group > 0:
-                matched += max(heard, alternatives.get(-group, 0.0))
-            elif -group not in alternatives:
-                matched += heard
-        return min(matched / question_weight, 1.0)
+                    matched += credit
+            for group, credit in alternatives.items():
+                if group > 0:
+                    matched += max(credit, alternatives.get(-group, 0.0))
+                elif -group not in alternatives:
+                    matched += credit
+            out.append(min(matched / question_weight, 1.0))
+        return out
 
     def named_not_explained(
         self,
@@ -239,7 +256,7 @@ class PhraseIndex:
         return term in self._postings
 
     def score(self, query: list[QueryTerm], question_weight: float) -> PhraseScores | None:
-        """Coverages of every phrase sharing a term with the question (None if none does)."""
+        """Coverages of every phrase (None if no phrase shares a term with the question)."""
         parts = [(self._postings[q.term], q) for q in query if q.term in self._postings]
         if not parts or question_weight <= 0:
             return None
@@ -253,11 +270,13 @@ class PhraseIndex:
         n = len(self._totals)
         matched_phrase = np.bincount(ids, weights=phrase_side, minlength=n)
         matched_question = np.bincount(ids, weights=question_side, minlength=n)
-        hit = np.flatnonzero(matched_phrase)
         return PhraseScores(
-            ids=hit,
-            procs=self._procs[hit],
-            phrase_cover=matched_phrase[hit] / self._totals[hit],
-            question_cover=np.minimum(matched_question[hit] / question_weight, 1.0),
-            factor=self._factors[hit],
+            procs=self._procs,
+            phrase_cover=matched_phrase / self._totals,
+            question_cover=np.minimum(matched_question / question_weight, 1.0),
+            factor=self._factors,
         )
+
+    def phrases_of(self, procs: list[int]) -> np.ndarray:
+        """Positions of the phrases of these procedures, to lower their scores at once."""
+        return np.flatnonzero(np.isin(self._procs, np.asarray(procs, dtype=np.int32)))
