@@ -375,6 +375,7 @@ def _says_age(text: str) -> bool:
 
 
 CANDIDATES_KEPT = 10  # procedures a ranking returns
+GRAM_TERMS_KEPT = 50_000  # syllables and pairs heard whose terms are remembered
 MAX_PHRASES_PER_RANK = 12  # sorting only the best phrases is enough to find 10 procedures
 
 
@@ -456,6 +457,9 @@ class Matcher:
         }
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
+        # Terms of the syllables and pairs heard so far: most questions repeat the words of
+        # earlier ones ("làm", "giấy", "ở đâu"), and each is ranked once or more.
+        self._gram_terms: dict[tuple[Syllable, ...], tuple[str, str | None, float] | None] = {}
         for syllable in self._index.syllables:
             self._by_initial[syllable[:1]].append(syllable)
 
@@ -510,22 +514,32 @@ class Matcher:
         out = []
         n = len(segment)
         for first, last in [(i, i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]:
-            gram = segment[first : last + 1]
-            keys = [k for k, _, _ in gram]
-            key_term = ("u:" if len(keys) == 1 else "b:") + "_".join(keys)
-            factor = CHATTER_FACTOR if all(_is_chatter(s, f) for _, s, f in gram) else 1.0
-            if not self._index.has(key_term):
-                if len(keys) == 1:
-                    weight = self._index.unknown_weight * UNKNOWN_WORD_SHARE * factor
-                    out.append(("", None, weight, first, last))
-                continue
-            weight = self._index.weight([f for _, _, f in gram], keys) * factor
-            spellings = [s for _, s, _ in gram]
-            exact = None
-            if all(spellings):
-                exact = ("t:" if len(keys) == 1 else "bt:") + "_".join(spellings)  # type: ignore[arg-type]
-            out.append((key_term, exact, weight, first, last))
+            gram = tuple(segment[first : last + 1])
+            term = self._gram_terms.get(gram, False)
+            if term is False:
+                if len(self._gram_terms) >= GRAM_TERMS_KEPT:
+                    self._gram_terms.clear()  # a box that has heard a great deal starts over
+                term = self._gram_terms[gram] = self._gram_term(gram)
+            if term is not None:
+                out.append((*term, first, last))
         return out
+
+    def _gram_term(self, gram: tuple[Syllable, ...]) -> tuple[str, str | None, float] | None:
+        """_terms' (sound-key term, exact term, weight) of one syllable or pair; None for a
+        pair the catalogue never says."""
+        keys = [k for k, _, _ in gram]
+        key_term = ("u:" if len(keys) == 1 else "b:") + "_".join(keys)
+        factor = CHATTER_FACTOR if all(_is_chatter(s, f) for _, s, f in gram) else 1.0
+        if not self._index.has(key_term):
+            if len(keys) == 1:
+                return ("", None, self._index.unknown_weight * UNKNOWN_WORD_SHARE * factor)
+            return None
+        weight = self._index.weight([f for _, _, f in gram], keys) * factor
+        spellings = [s for _, s, _ in gram]
+        exact = None
+        if all(spellings):
+            exact = ("t:" if len(keys) == 1 else "bt:") + "_".join(spellings)  # type: ignore[arg-type]
+        return (key_term, exact, weight)
 
     def _age_words(self, ages: list[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
         """Official words for the ages said: "5 tuổi" is "dưới 14 tuổi" and "dưới 6 tuổi"."""
