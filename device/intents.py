@@ -317,6 +317,12 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "uống thuốc trừ sâu",
         "uống phải thuốc",
         "uống thuốc chuột",
+        # round 33: "con tôi ăn phải thuốc chuột rồi nôn liên tục"
+        "ăn phải thuốc chuột",
+        "ăn nhầm thuốc chuột",
+        "ăn phải bả chuột",
+        "ăn phải thuốc sâu",
+        "ăn nhầm thuốc sâu",
         "nhầm thuốc",
         "bị cắn",
         "ăn bả chuột",
@@ -1264,8 +1270,12 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # "ra suối tắm giờ không thấy đâu": a child gone at the water
     (
         "rescue",
-        # "kinh": the South's "kênh"
-        ("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "kinh", "rạch", "giếng"),
+        # "kinh": the South's "kênh"; round 33: the Mekong's shrimp ponds ("rớt xuống
+        # vuông tôm hồi nãy giờ chưa thấy")
+        (
+            *("suối", "sông", "ao", "hồ", "biển", "mương", "kênh", "kinh", "rạch", "giếng"),
+            *("vuông tôm", "ao tôm", "đầm tôm", "đầm"),
+        ),
         (
             "không thấy đâu",
             "hổng thấy đâu",
@@ -1279,6 +1289,10 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "thiếu một đứa",  # round 28: "tắm ngoài kênh giờ kiếm thiếu một đứa"
             "thiếu một người",
             "thiếu mất một",
+            "hổng thấy lên",  # round 33
+            "không thấy nổi lên",
+            "chưa thấy nổi lên",
+            "giờ chưa thấy",  # "hồi nãy giờ chưa thấy": not seen since
         ),
     ),
     # "trong bếp cứ xì xì mùi hôi như trứng thối": gas, not the well water
@@ -1341,7 +1355,11 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # tones too ("đè", "đâm", "cán" alone are "để", "đám", "cần" then)
     (
         "medical",
-        ("xe tải", "xe ben", "xe khách", "xe container", "xe công"),
+        # round 33: "công nông lật đè người dưới mương"
+        (
+            *("xe tải", "xe ben", "xe khách", "xe container", "xe công"),
+            *("công nông", "máy cày", "xe cày"),
+        ),
         ("đè người", "đâm người", "cán người", "cán qua", "người nằm", "nằm giữa đường"),
     ),
     # round 31: "đứa nhỏ nuốt cục pin giờ khóc không ra tiếng"

@@ -582,3 +582,31 @@ def test_round_32_emergencies(text, kind):
 def test_a_boat_over_needs_tones():
     # without tones "ghe ... lat" is "ghé lát" (drop by in a moment)
     assert detect_emergency(Utterance.of("ghe chi lat nua toi ghe xa lam giay")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # round 33: a child gone in a shrimp pond, not seen since; rat poison eaten; a
+        # farm tractor on someone, heard with its first word lost ("xe")
+        ("đứa nhỏ rớt xuống vuông tôm hồi nãy giờ chưa thấy", "rescue"),
+        ("con tui rớt xuống hồ rồi hổng thấy lên", "rescue"),
+        ("thằng cu nhà tôi ăn phải thuốc chuột giờ nôn liên tục", "medical"),
+        ("công nông lật đè người dưới mương", "medical"),
+    ],
+)
+def test_round_33_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a file not back yet is no one under the water: the procedure's words veto it
+        "nộp hồ sơ xin giao đất làm ao tôm hai tháng giờ chưa thấy trả lời",
+        # a tractor and no one hit
+        "tôi mua máy cày cũ thì có phải đăng ký ở xã không",
+    ],
+)
+def test_round_33_words_leave_procedure_questions_alone(text):
+    assert detect_emergency(Utterance.of(text)) is None
