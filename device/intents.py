@@ -1386,6 +1386,14 @@ TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("rescue", ("đê",), ("vỡ", "bể", "tràn", "nước tràn")),
     # round 32: "ghe chở lúa lật giữa kênh" (toneless "ghe lat" is "ghé lát", drop by)
     ("rescue", ("ghe", "xuồng", "thuyền", "đò", "sà lan"), ("lật", "bị lật", "chìm")),
+    # round 34: "khói trong nhà kho bốc ra nhiều quá" (toneless "khoi" is "khỏi"), "hầm vàng
+    # sập có người ở dưới" (toneless "ham sap" is "hàm sắp")
+    ("fire", ("khói", "khói đen"), ("bốc ra", "bốc lên", "tỏa ra", "bốc mù mịt")),
+    (
+        "rescue",
+        ("hầm", "hầm vàng", "hầm mỏ", "hầm lò", "lò", "mỏ", "giếng"),
+        ("sập", "bị sập", "sụp", "đổ sập"),
+    ),
     # "khách đi vô hang từ sáng chừ tối rồi chưa thấy ra": someone not back out of a cave, a
     # pit, a mine (round 29); without tones "hang" is "hàng", "ho so chua ra" "hồ sơ"
     (
@@ -1512,9 +1520,10 @@ TURNING_AWAY = "thôi"
 # thủ tục ui trời ơi vợ tôi đang đẻ ra máu". What follows the first "mà" (heard with its
 # tone: "ma" is also "má", mother), self-correcting "không không" or cry "trời ơi" is
 # weighed on its own when it says something is going on (BREAKING_OFF_CUES).
-BREAKING_OFF = ("ma", "khong khong", "troi oi")
-BREAKING_OFF_TONED = {"ma": "mà"}
+BREAKING_OFF = ("ma", "khong khong", "troi oi", "khoan")  # round 34: "mà khoan", wait
+BREAKING_OFF_TONED = {"ma": "mà", "khoan": "khoan"}  # "khoan" without tones: a drill too
 BREAKING_OFF_CUES = ("đang", "tự nhiên", "đột nhiên", "bỗng", "bỗng nhiên", "tự dưng")
+BREAKING_OFF_CUES += ("vừa",)  # round 34: "… mà khoan ông nhà tôi vừa ngã ở sân"
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 

@@ -370,6 +370,7 @@ NOT_NEEDED = ("khong can", "chua can", "khoi can", "hong can")  # not "khỏi": 
 NOT_NEEDED_REACH = 3  # syllables the "not needed" covers
 LATER = ("de sau", "de lam sau", "de man sau", "lam sau", "man sau", "tinh sau")  # not now
 LATER += ("thi chua lam", "thi chua man")  # "hộ khẩu thì chưa làm"
+LATER += ("thi chua nhap",)  # round 34: "còn hộ khẩu thì chưa nhập"
 NOT_LATER_AFTER = "nay"  # "để sau này xin hộ nghèo": a purpose, not "later"
 CLAUSE_BREAKS = frozenset(("thi", "ma", "con", "chu", "voi", "va", "nhung", "duoc", "khong"))
 
@@ -462,6 +463,12 @@ NEEDED += ("phai dem", "dem theo")  # "lên xã khai sinh có cần mang theo gi
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
 # A paper received ("đăng ký lại kết hôn xong thì được cấp giấy chứng nhận mới hay bản
 # trích lục"): what the procedure gives, asked about, not another procedure.
+# A paper not held ("nhà ở thuê không có sổ đỏ thì có đăng ký thường trú được không"): why
+# they ask, not what. Not "chưa có": "đất chưa có sổ đỏ" asks for a first one.
+NOT_HELD = ("khong co", "hong co", "ko co")
+# … but a birth or marriage record not held is what is asked ("có căn cước mà không có giấy
+# khai sinh", "ở với nhau hổng có giấy hôn thú giờ làm khai sinh cho con có tên ba").
+NOT_HELD_ASKED = frozenset(("sinh", "sanh", "hon"))
 RECEIVED = ("duoc cap", "cap cho", "duoc nhan", "nhan duoc", "duoc phat", "duoc tra")
 RECEIVED += ("lay duoc", "cam ve", "duoc cam ve", "duoc lay")
 ALTERNATIVES = frozenset(("hay", "hoac"))
@@ -512,14 +519,18 @@ def papers_held_or_needed(utt: Utterance) -> set[int]:
             held = 0
         needed = _marker_before(words, said, NEEDED) if asks_yes_no else 0
         received = _marker_before(words, said, RECEIVED)
+        not_held = _marker_before(words, said, NOT_HELD)
+        if NOT_HELD_ASKED & set(words[start:end]):
+            not_held = 0
         if words[start : start + 2] in CARD_NAMES:  # a card: only as needed
-            held = received = 0
+            held = received = not_held = 0
         # "cần giấy … để đăng ký kết hôn", "cần giấy … cho má để làm hồ sơ thừa kế"
         wanted = PURPOSE in words[end : end + WANTED_REACH]
         # "… giấy chứng nhận mới hay bản trích lục": the other paper of the two, likewise
         alternative = said >= 2 and words[said - 1] in ALTERNATIVES and said - 2 in drop
-        if (held or needed or received or alternative) and not wanted and end - start >= 2:
-            drop.update(range(said - max(held, needed, received, alternative), end))
+        markers = (held, needed, received, not_held, alternative)
+        if any(markers) and not wanted and end - start >= 2:
+            drop.update(range(said - max(markers), end))
     return drop
 
 

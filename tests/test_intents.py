@@ -610,3 +610,33 @@ def test_round_33_emergencies(text, kind):
 )
 def test_round_33_words_leave_procedure_questions_alone(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # round 34: smoke rising after a question given up, a gold pit fallen in, a question
+        # broken off with "mà khoan" for someone who just fell
+        ("cho tôi hỏi cái thẻ căn cước mà thôi khói trong nhà kho bốc ra nhiều quá", "fire"),
+        ("giời ơi hầm vàng sập có người ở dưới chưa lên được", "rescue"),
+        (
+            "dạ cho hỏi làm giấy khai sinh mà khoan ông nhà tôi vừa ngã ở sân không dậy được",
+            "medical",
+        ),
+    ],
+)
+def test_round_34_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a death just happened is a death to register, "vừa" or not
+        "làm khai tử mà ông tôi vừa mất hôm qua thì cần giấy gì",
+        # "khoan" is also drilling
+        "khoan giếng ở nhà có phải xin phép xã không",
+    ],
+)
+def test_round_34_cues_leave_procedure_questions_alone(text):
+    assert detect_emergency(Utterance.of(text)) is None

@@ -1106,3 +1106,32 @@ def test_who_does_it_needs_the_procedure_named_after_thi_ai(shipped):
     # parent recognised ("con")
     decision = shipped.match("khai tu cho ong ngoai thi ai di khai cung duoc hay phai con ruot")
     assert (decision.action, decision.procedure["code"]) == ("answer", "1.000656")
+
+
+def test_a_paper_not_held_is_why_they_ask_not_what(shipped):
+    # round 34: renting without a land title, the question is permanent residence
+    decision = shipped.match("nhà tôi ở thuê không có sổ đỏ thì có đăng ký thường trú được không")
+    assert decision.action == "answer"
+    assert decision.procedure["code"] == "1.004222"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # a birth record not held is what is asked: the late registration for people who
+        # have other papers stays among what is offered
+        "mệ tui chín mươi tuổi có căn cước mà không có giấy khai sinh làm mất mấy ngày",
+        "ông già tui tám mươi lăm tuổi có căn cước mà hổng có giấy khai sanh làm được hông",
+    ],
+)
+def test_a_birth_record_not_held_is_what_is_asked(shipped, question):
+    codes = [c.code for c in shipped.match(question).candidates[:3]]
+    assert "1.004772" in codes
+
+
+def test_a_household_registration_left_for_later_is_not_asked(shipped):
+    question = (
+        "cháu đẻ ra rồi tôi chỉ cần làm khai sinh với thẻ bảo hiểm y tế cho cháu thôi còn hộ"
+        " khẩu thì chưa nhập"
+    )
+    assert shipped.match(question).candidates[0].code == "2.001023"
