@@ -316,6 +316,7 @@ def test_metrics_separate_right_wrong_and_unsure():
     assert m["oos_answered"] == 0.5
     assert m["emergency_missed"] == 0.5
     assert m["wrong"] == 3 / 8
+    assert m["answered_wrong"] == 2 / 8  # the missed emergency was not answered with anything
     assert m["nf_recall"] == 0.5
     assert m["nf_precision"] == 1 / 3  # the missed procedure and emergency said it too
     assert m["emergency_recall"] == 0.5

@@ -256,6 +256,7 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float | None]:
     wrong_code = sum(1 for o in procs if o.answered and not o.query.accepts(o.answered))
     oos_answered = sum(1 for o in oos if o.action == "answer" and not o.query.accepts(o.answered))
     emerg_missed = sum(1 for o in emerg if o.action != EMERGENCY)
+    emerg_answered = sum(1 for o in emerg if o.action == "answer")
     clarified = [o for o in procs if o.action == "clarify"]
     times = sorted(o.ms for o in outcomes)
     return {
@@ -269,6 +270,8 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float | None]:
         ),
         "missed": _share(sum(1 for o in procs if o.action == NOT_FOUND), len(procs)),
         "wrong": _share(wrong_code + oos_answered + emerg_missed, len(outcomes)),
+        # the measure: the box answered with a procedure other than the right one
+        "answered_wrong": _share(wrong_code + oos_answered + emerg_answered, len(outcomes)),
         "wrong_code": _share(wrong_code, len(procs)),
         "oos_answered": _share(oos_answered, len(oos)),
         "emergency_missed": _share(emerg_missed, len(emerg)),
@@ -461,12 +464,16 @@ def goal_lines(runs: list[CatalogueRun]) -> list[str]:
             f"{_pct(corrupt)} % (goal ≥ {100 * GOAL_TOP1_CORRUPT:.0f} %): "
             f"{mark(corrupt, (corrupt or 0) >= GOAL_TOP1_CORRUPT)}"
         )
-        wrongs = [r.figures["wrong"] for r in run.rows if r.subset == "all"]
-        worst = max((w for w in wrongs if w is not None), default=None)
-        lines.append(
-            f"{label}: wrong answers, worst rate {_pct(worst)} % (goal ≤ "
-            f"{100 * GOAL_WRONG:.0f} %): {mark(worst, (worst or 0) <= GOAL_WRONG)}"
-        )
+        for key, what in (
+            ("answered_wrong", "answered with a procedure other than the right one"),
+            ("wrong", "wrong counting emergencies not recognised too"),
+        ):
+            wrongs = [r.figures[key] for r in run.rows if r.subset == "all"]
+            worst = max((w for w in wrongs if w is not None), default=None)
+            lines.append(
+                f"{label}: {what}, worst rate {_pct(worst)} % (goal ≤ "
+                f"{100 * GOAL_WRONG:.0f} %): {mark(worst, (worst or 0) <= GOAL_WRONG)}"
+            )
         if run.procedures >= SYNTHETIC_SIZE:
             p95 = max(r.figures["p95"] or 0 for r in run.rows)
             timed = "" if run.timing_runs == 1 else f", fastest of {run.timing_runs} per question"
