@@ -317,6 +317,11 @@ EMERGENCY_PHRASES: dict[str, tuple[str, ...]] = {
         "uống thuốc trừ sâu",
         "uống phải thuốc",
         "uống thuốc chuột",
+        # round 35: weed killer (paraquat), "nó uống hết chai thuốc diệt cỏ rồi"
+        "uống thuốc diệt cỏ",
+        "uống hết chai thuốc",
+        "uống thuốc cỏ",
+        "uống nhầm thuốc diệt cỏ",
         # round 33: "con tôi ăn phải thuốc chuột rồi nôn liên tục"
         "ăn phải thuốc chuột",
         "ăn nhầm thuốc chuột",
@@ -1293,6 +1298,8 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "không thấy nổi lên",
             "chưa thấy nổi lên",
             "giờ chưa thấy",  # "hồi nãy giờ chưa thấy": not seen since
+            "thấy nó nổi lên",  # round 35: "té xuống kinh rồi hổng thấy nó nổi lên"
+            "thấy nổi lên",
         ),
     ),
     # "trong bếp cứ xì xì mùi hôi như trứng thối": gas, not the well water
@@ -1524,6 +1531,11 @@ BREAKING_OFF = ("ma", "khong khong", "troi oi", "khoan")  # round 34: "mà khoan
 BREAKING_OFF_TONED = {"ma": "mà", "khoan": "khoan"}  # "khoan" without tones: a drill too
 BREAKING_OFF_CUES = ("đang", "tự nhiên", "đột nhiên", "bỗng", "bỗng nhiên", "tự dưng")
 BREAKING_OFF_CUES += ("vừa",)  # round 34: "… mà khoan ông nhà tôi vừa ngã ở sân"
+# Round 35: a self-correction breaks a question off whatever follows ("làm căn cước à không
+# không thằng bé nhà tôi bị chó cắn chảy máu nhiều lắm"); "mà" and "khoan" are too often
+# plain words, and "trời ơi" often grieves ("làm khai tử cho chồng trời ơi ổng bị xe tông
+# chết"): they need a cue.
+BREAKING_OFF_NEEDS_CUE = frozenset(("ma", "khoan", "troi oi"))
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 
@@ -2039,7 +2051,7 @@ def _broken_off_to(utt: Utterance) -> Utterance | None:
     right now (BREAKING_OFF_CUES): "tui muốn hỏi cái giấy mà ờ có thằng cầm dao đang đánh
     vợ nó"."""
     starts = [
-        (at, len(marker.split()))
+        (at, len(marker.split()), marker)
         for marker in BREAKING_OFF
         for at in said_at(utt.folded, marker)[:1]
         if at >= 1
@@ -2050,9 +2062,11 @@ def _broken_off_to(utt: Utterance) -> Utterance | None:
     ]
     if not starts:
         return None
-    at, size = min(starts)
+    at, size, marker = min(starts)
     rest = Utterance(utt.toned[at + size :], utt.folded[at + size :], utt.has_tones)
-    if len(rest) < TURNED_MIN_SYLLABLES or not _has(rest, _BREAKING_OFF):
+    if len(rest) < TURNED_MIN_SYLLABLES:
+        return None
+    if marker in BREAKING_OFF_NEEDS_CUE and not _has(rest, _BREAKING_OFF):
         return None
     return rest
 

@@ -38,6 +38,7 @@ from hoixa.device.situation import (
     COPYING,
     away_for_work,
     clause_after_done,
+    clause_after_want,
     clause_after_who,
     clause_before_purpose,
     clause_before_result,
@@ -844,6 +845,16 @@ class Matcher:
                 decision = done_by
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         decision = self._asked_in(clause_before_purpose(utt), decision, utt)
+        wanted = clause_after_want(utt) if decision.action == "not_found" else None
+        if wanted is not None and decision.referral is None:
+            # A story the whole of which names nothing clearly: what follows "muốn" may, when
+            # it puts forward the procedure the whole ranked first.
+            other = self.decide(text, self.rank(wanted, whole=utt), category)
+            first = decision.candidates[0].code if decision.candidates else None
+            if other.action in ("answer", "clarify") and first in {
+                c.code for c in other.candidates[:MAX_CLARIFY]
+            }:
+                decision = other
         if decision.action == "not_found" and decision.referral is None:
             # Nothing the box handles was asked: harm described, not named, is an emergency.
             distress = detect_distress(heard)

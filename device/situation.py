@@ -339,6 +339,17 @@ def clause_after_who(utt: Utterance) -> Utterance | None:
     return _clause_after_last(utt, WHO_DOES)
 
 
+# Round 35: "anh trong tổ bảo vệ rừng bị cây đổ đè chết mấy hôm trước, gia đình muốn khai tử
+# thì nộp ở đâu": in a long story the box cannot place, what the villager wants follows
+# "muốn".
+WANTING = ("muon", "mun")
+
+
+def clause_after_want(utt: Utterance) -> Utterance | None:
+    """The words after the last "muốn" (want)."""
+    return _clause_after_last(utt, WANTING)
+
+
 # "Khai sinh xong thì được nhận giấy gì, có kèm bản sao không": after "xong thì" the
 # villager asks what the procedure before it gives. The papers named there (a copy, a
 # re-registered extract) are its result, not another procedure.
@@ -383,6 +394,12 @@ def _clause_start(folded: tuple[str, ...], end: int) -> int:
     return start
 
 
+# Round 35: land held "ổn định, không tranh chấp" is the condition for a first land title,
+# not a dispute to mediate ("dat o on dinh khong tranh chap thi co cap so duoc khong").
+NO_DISPUTE = ("khong tranh chap", "khong co tranh chap", "hong tranh chap", "ko tranh chap")
+NO_DISPUTE += ("khong ai tranh chap", "khong bi tranh chap", "chua tranh chap")
+
+
 def without_unwanted(utt: Utterance) -> Utterance:
     """The question without what it says is not wanted, so that "khai sinh với thẻ bảo
     hiểm y tế, không cần nhập khẩu" is not matched to the procedure that also registers the
@@ -402,6 +419,10 @@ def without_unwanted(utt: Utterance) -> Utterance:
                 drop.update(range(i, end))
             elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
                 drop.update(range(_clause_start(folded, i - 1), i + size))
+    for marker in NO_DISPUTE:  # the land's condition, not a dispute
+        size = len(marker.split())
+        for i in said_at(folded, marker):
+            drop.update(range(i, i + size))
     for marker in LATER:  # "hộ khẩu để mần sau"
         size = len(marker.split())
         for i in said_at(folded, marker):

@@ -640,3 +640,22 @@ def test_round_34_emergencies(text, kind):
 )
 def test_round_34_cues_leave_procedure_questions_alone(text):
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # round 35: "nổi lên" with the child named between; a self-correction breaks a
+        # question off without a cue; weed killer drunk
+        ("thằng nhỏ té xuống kinh rồi hổng thấy nó nổi lên", "rescue"),
+        ("làm căn cước à không không thằng bé nhà tôi bị chó cắn chảy máu nhiều lắm", "medical"),
+        ("nó uống hết chai thuốc diệt cỏ rồi", "medical"),
+    ],
+)
+def test_round_35_emergencies(text, kind):
+    assert detect_emergency(Utterance.of(text)) == kind
+
+
+def test_a_self_correction_to_another_procedure_is_no_emergency():
+    text = "làm căn cước không không làm khai sinh cho thằng bé nhà tôi"
+    assert detect_emergency(Utterance.of(text)) is None

@@ -1135,3 +1135,22 @@ def test_a_household_registration_left_for_later_is_not_asked(shipped):
         " khẩu thì chưa nhập"
     )
     assert shipped.match(question).candidates[0].code == "2.001023"
+
+
+def test_land_held_without_dispute_is_not_a_dispute(shipped):
+    # round 35: "không tranh chấp" is the first land title's condition
+    question = "dat khong co giay to gi nhung o on dinh khong tranh chap thi co cap so duoc khong"
+    assert shipped.match(question).candidates[0].code == "1.013978"
+    dispute = shipped.match("hàng xóm tranh chấp đất không chịu hòa giải thì làm sao")
+    assert dispute.candidates[0].code == "1.012812"
+
+
+def test_a_long_story_is_asked_of_what_the_villager_wants(shipped):
+    # round 35: the whole story places nothing; what follows "muốn" names the death
+    question = (
+        "anh trong tổ bảo vệ rừng bị cây đổ đè chết mấy hôm trước gia đình muốn khai tử thì"
+        " nộp ở đâu"
+    )
+    decision = shipped.match(question)
+    assert decision.action in ("answer", "clarify")
+    assert decision.candidates[0].code == "1.000656"
