@@ -458,11 +458,11 @@ class Matcher:
         }
         # Known syllables by first letter, so snapping a misheard one compares few strings.
         self._by_initial: dict[str, list[str]] = defaultdict(list)
+        for syllable in self._index.syllables:
+            self._by_initial[syllable[:1]].append(syllable)
         # Terms of the syllables and pairs heard so far: most questions repeat the words of
         # earlier ones ("làm", "giấy", "ở đâu"), and each is ranked once or more.
         self._gram_terms: dict[tuple[Syllable, ...], tuple[str, str | None, float] | None] = {}
-        for syllable in self._index.syllables:
-            self._by_initial[syllable[:1]].append(syllable)
 
     # -- the question's terms -------------------------------------------------------------
 
