@@ -1536,6 +1536,9 @@ BREAKING_OFF_CUES += ("vừa",)  # round 34: "… mà khoan ông nhà tôi vừa
 # plain words, and "trời ơi" often grieves ("làm khai tử cho chồng trời ơi ổng bị xe tông
 # chết"): they need a cue.
 BREAKING_OFF_NEEDS_CUE = frozenset(("ma", "khoan", "troi oi"))
+# Round 36: a question taken back ("… thủ tục à không có đứa bị điện giật"), see
+# detect_taken_back_emergency. Two syllables each, with their tones.
+TAKING_BACK = ("à không", "ờ không", "ơ không")
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 
@@ -2085,6 +2088,23 @@ def detect_emergency(utt: Utterance) -> str | None:
     """'fire', 'medical', 'police' or 'rescue' when the words describe an emergency now,
     in the whole question or after it was given up ("… ờ mà thôi, chồng em bị điện giật")."""
     return _in_whole_or_turned(_emergency_in, utt)
+
+
+def detect_taken_back_emergency(text: str) -> str | None:
+    """An emergency told after a question taken back with "à không" / "ờ không" (heard with
+    tones): "dạ cho cháu hỏi thủ tục à không có đứa bị điện giật ở máy bơm nằm im rồi".
+    The filler is gone from the words the matcher reads, so the marker is looked for in the
+    text as heard, and what follows it is weighed on its own."""
+    heard = Utterance.of(text, keep_fillers=True)
+    if not heard.has_tones:
+        return None  # "a khong" is as often a question's end ("… được a không")
+    starts = [at for marker in TAKING_BACK for at in said_at(heard.toned, marker)[:1] if at >= 1]
+    if not starts:
+        return None
+    rest = Utterance.of(" ".join(heard.toned[min(starts) + 2 :]))
+    if len(rest) < TURNED_MIN_SYLLABLES or not rest.has_tones:
+        return None
+    return _emergency_in(rest)
 
 
 def _emergency_in(utt: Utterance) -> str | None:

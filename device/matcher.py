@@ -30,6 +30,7 @@ from hoixa.device.intents import (
     category_hits,
     detect_distress,
     detect_emergency,
+    detect_taken_back_emergency,
     remove_at,
     remove_span,
 )
@@ -800,7 +801,7 @@ class Matcher:
     def match(self, text: str) -> Decision:
         """Understand one utterance: emergency, answer, clarify or not found."""
         utt = Utterance.of(text)
-        emergency = detect_emergency(utt)
+        emergency = detect_emergency(utt) or detect_taken_back_emergency(text)
         if emergency:
             return Decision(text, "emergency", emergency=emergency)
         # The first way of asking names the part wanted; none of them name the procedure

@@ -9,6 +9,7 @@ from hoixa.device.intents import (
     detect_distress,
     detect_emergency,
     detect_section_name,
+    detect_taken_back_emergency,
     detect_yes_no,
     find_phrases,
     remove_span,
@@ -659,3 +660,29 @@ def test_round_35_emergencies(text, kind):
 def test_a_self_correction_to_another_procedure_is_no_emergency():
     text = "làm căn cước không không làm khai sinh cho thằng bé nhà tôi"
     assert detect_emergency(Utterance.of(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # round 36: a procedure question taken back with "à không" / "ờ không": the filler
+        # is gone from the words the matcher reads, the text as heard still has it
+        ("dạ cho cháu hỏi thủ tục à không có đứa bị điện giật ở máy bơm nằm im rồi", "medical"),
+        ("cô ơi thủ tục khai sinh à không con tôi ăn phải thuốc chuột rồi nôn liên tục", "medical"),
+    ],
+)
+def test_round_36_a_question_taken_back_for_an_emergency(text, kind):
+    assert detect_emergency(Utterance.of(text)) is None  # what the matcher's words miss
+    assert detect_taken_back_emergency(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "làm khai sinh à không làm khai tử cho bà nội",  # taken back to another procedure
+        "có cần mang căn cước theo không à không cần hả",  # "à không" ending a question
+        "cho hoi thu tuc a khong co dua bi dien giat nam im roi",  # no tones: not trusted
+    ],
+)
+def test_round_36_taking_back_leaves_other_questions_alone(text):
+    assert detect_taken_back_emergency(text) is None
