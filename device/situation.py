@@ -175,6 +175,9 @@ HAVING = ("co", "co giay")
 NOT_YET = frozenset(("chua", "khong", "hong", "hem", "chang"))
 SAID_AS = {"sanh": "sinh"}  # "khai sanh" is "khai sinh"
 NOT_YET_DONE = "chua"  # "chưa khai tử"
+# Round 37: a record said to lack something was made already: "giấy khai sinh để trống tên
+# bố", "khai sinh chỉ có tên mẹ" (the father then recognises the child, 1.001022).
+DONE_LACKING = ("de trong", "bo trong", "chi co ten", "khong co ten", "hong co ten", "thieu ten")
 
 
 def registered_thing(proc: Procedure) -> tuple[str, str] | None:
@@ -234,11 +237,13 @@ def things_never_done(utt: Utterance) -> set[tuple[str, str]]:
     """The pairs of words the question says were never registered: "mà chưa khai tử",
     "chưa ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost)."""
     words = _said(utt)
-    return {
+    never = {
         (words[i], words[i + 1])
         for i in range(len(words) - 1)
         if NOT_YET_DONE in words[max(i - 4, 0) : i]
     }
+    # "mà chưa cưới, cháu có khai sinh rồi": the "chưa" is about the wedding
+    return never - things_done(utt)
 
 
 # The registry's record itself is lost: "sổ ở xã cũng cháy", "xã cũng hổng còn lưu".
@@ -291,8 +296,14 @@ def things_done(utt: Utterance) -> set[tuple[str, str]]:
                 done.add((words[i], words[i + 1]))
                 continue
         having = any(" ".join(before[-len(h.split()) :]) == h for h in HAVING)
-        if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before):
-            done.add((words[i], words[i + 1]))  # "có khai sinh rồi"
+        # "có khai sinh rồi", not "chưa có khai sinh rồi"; "chưa cưới, cháu có khai sinh
+        # rồi" has its "chưa" in the clause before
+        if having and words[i + 2 : i + 3] == [HAD_AFTER] and not NOT_YET & set(before[-2:]):
+            done.add((words[i], words[i + 1]))
+            continue
+        after = " ".join(words[i + 2 : i + 5])
+        if any(after.startswith(lacking) for lacking in DONE_LACKING):
+            done.add((words[i], words[i + 1]))  # "khai sinh để trống tên bố"
     return done
 
 

@@ -1154,3 +1154,28 @@ def test_a_long_story_is_asked_of_what_the_villager_wants(shipped):
     decision = shipped.match(question)
     assert decision.action in ("answer", "clarify")
     assert decision.candidates[0].code == "1.000656"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # round 37: the child's birth is registered already, so the father recognises it;
+        # "chưa" before the wedding is not about the birth
+        "anh kia có con với em gái tôi mà chưa cưới cháu có khai sinh rồi giờ anh ấy muốn nhận"
+        " con thì cần giấy gì",
+        "thằng bé nhà tôi lên năm rồi giấy khai sinh để trống tên bố giờ bố nó muốn nhận con thì"
+        " làm sao",
+        "thằng cháu nhà tôi mười tuổi rồi khai sinh chỉ có tên mẹ giờ bố nó về muốn nhận con thì"
+        " làm thế nào",
+    ],
+)
+def test_a_father_recognising_a_registered_child(shipped, question):
+    assert shipped.match(question).candidates[0].code == "1.001022"
+
+
+def test_a_not_yet_in_the_clause_before_is_not_about_the_registration():
+    said = Utterance.of("có con với em gái tôi mà chưa cưới cháu có khai sinh rồi")
+    assert ("khai", "sinh") in things_done(said)
+    assert ("khai", "sinh") not in things_never_done(said)
+    # and the "chưa" that is about it still counts
+    assert ("khai", "sinh") not in things_done(Utterance.of("con chưa có khai sinh rồi sao"))
