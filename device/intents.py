@@ -2095,6 +2095,8 @@ def detect_taken_back_emergency(text: str) -> str | None:
     tones): "dạ cho cháu hỏi thủ tục à không có đứa bị điện giật ở máy bơm nằm im rồi".
     The filler is gone from the words the matcher reads, so the marker is looked for in the
     text as heard, and what follows it is weighed on its own."""
+    if not any(marker in normalize(text) for marker in TAKING_BACK):
+        return None  # most questions: no need to read them again with their fillers
     heard = Utterance.of(text, keep_fillers=True)
     if not heard.has_tones:
         return None  # "a khong" is as often a question's end ("… được a không")

@@ -52,6 +52,7 @@ from hoixa.device.situation import (
     life_side_named,
     papers_held_or_needed,
     registered_thing,
+    registrations_said,
     reregistered_thing,
     says_again,
     says_card_changed,
@@ -59,8 +60,6 @@ from hoixa.device.situation import (
     says_death_registration_only,
     says_record_lost,
     says_someone_died,
-    things_done,
-    things_never_done,
     without_unwanted,
 )
 from hoixa.device.synonyms import copied_papers, official_words
@@ -665,9 +664,10 @@ class Matcher:
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.
+        never_done, done = registrations_said(utt)
         for things, procedures in (
-            (things_never_done(utt), self._reregistering),
-            (things_done(utt), self._registering),
+            (never_done, self._reregistering),
+            (done, self._registering),
         ):
             for thing in things & procedures.keys():
                 score = _lowered(score, procedures[thing], FIRST_TIME_CONFLICT_FACTOR)

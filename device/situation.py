@@ -236,14 +236,20 @@ def _said(utt: Utterance) -> list[str]:
 def things_never_done(utt: Utterance) -> set[tuple[str, str]]:
     """The pairs of words the question says were never registered: "mà chưa khai tử",
     "chưa ai đi khai tử", "chưa có giấy khai sinh" ("không có" may be a paper lost)."""
+    return registrations_said(utt)[0]
+
+
+def registrations_said(utt: Utterance) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """things_never_done and things_done, the question read once for both."""
     words = _said(utt)
+    done = things_done(utt)
     never = {
         (words[i], words[i + 1])
         for i in range(len(words) - 1)
         if NOT_YET_DONE in words[max(i - 4, 0) : i]
     }
     # "mà chưa cưới, cháu có khai sinh rồi": the "chưa" is about the wedding
-    return never - things_done(utt)
+    return never - done, done
 
 
 # The registry's record itself is lost: "sổ ở xã cũng cháy", "xã cũng hổng còn lưu".
@@ -493,14 +499,14 @@ NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 NEEDED += ("can mang", "can mang theo", "phai mang", "phai mang theo", "mang theo", "can dem")
 NEEDED += ("phai dem", "dem theo")  # "lên xã khai sinh có cần mang theo giấy đăng ký kết hôn"
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
-# A paper received ("đăng ký lại kết hôn xong thì được cấp giấy chứng nhận mới hay bản
-# trích lục"): what the procedure gives, asked about, not another procedure.
 # A paper not held ("nhà ở thuê không có sổ đỏ thì có đăng ký thường trú được không"): why
 # they ask, not what. Not "chưa có": "đất chưa có sổ đỏ" asks for a first one.
 NOT_HELD = ("khong co", "hong co", "ko co")
 # … but a birth or marriage record not held is what is asked ("có căn cước mà không có giấy
 # khai sinh", "ở với nhau hổng có giấy hôn thú giờ làm khai sinh cho con có tên ba").
 NOT_HELD_ASKED = frozenset(("sinh", "sanh", "hon"))
+# A paper received ("đăng ký lại kết hôn xong thì được cấp giấy chứng nhận mới hay bản
+# trích lục"): what the procedure gives, asked about, not another procedure.
 RECEIVED = ("duoc cap", "cap cho", "duoc nhan", "nhan duoc", "duoc phat", "duoc tra")
 RECEIVED += ("lay duoc", "cam ve", "duoc cam ve", "duoc lay")
 ALTERNATIVES = frozenset(("hay", "hoac"))
