@@ -42,8 +42,10 @@ from hoixa.device.situation import (
     clause_after_want,
     clause_after_who,
     clause_before_purpose,
+    clause_before_purpose_asked,
     clause_before_result,
     is_after_death,
+    is_bundle,
     is_card_not_reissued,
     is_first_time,
     is_monthly_allowance,
@@ -54,6 +56,7 @@ from hoixa.device.situation import (
     registered_thing,
     registrations_said,
     reregistered_thing,
+    residence_in_bundle,
     says_again,
     says_card_changed,
     says_card_damaged,
@@ -119,7 +122,10 @@ _CHATTER_WORDS = (
     "này đó kia nào gì chi sao thế như vậy rứa cái những các xã đi lên về ra đây "
     "hồi xưa nay mới vừa lắm quá luôn nữa thằng đứa "
     # the same in the Centre and the South: "tau", "mi", "hắn", "ni", "tê", "mô", "hổng"…
-    "tau mi hắn ni tê mô hổng hông ổng bả tía mạ bu bầm hở nhỉ chứ giùm dùm"
+    "tau mi hắn ni tê mô hổng hông ổng bả tía mạ bu bầm hở nhỉ chứ giùm dùm "
+    # round 38: "thủ tục" says a procedure is asked, not which ("thủ tục khai tử theo quy
+    # định nào" is not "làm thủ tục nhận con")
+    "thủ tục"
 )
 # By spelling, not by sound: "cái" sounds like "khai", "họ" like "hộ", "nay" like "lại".
 CHATTER_TONED = frozenset(normalize(_CHATTER_WORDS).split())
@@ -439,6 +445,12 @@ class Matcher:
                 if registered_thing(proc) or fold(proc["name"]).startswith(COPYING)
             ]
         )
+        # the newborn's bundles with and without permanent residence (2.000986, 2.001023)
+        bundles = {i: is_bundle(proc) for i, proc in enumerate(self.procedures)}
+        self._bundle = {
+            holds: phrases_of([i for i, has in bundles.items() if has is holds])
+            for holds in (True, False)
+        }
         self._record_change = phrases_of(
             [i for i, proc in enumerate(self.procedures) if is_record_change(proc)]
         )
@@ -661,6 +673,11 @@ class Matcher:
         if self._monthly.size and says_death_registration_only(utt):
             # "bà cụ sống một mình mới mất, ai đi khai tử cho bà": no allowance for the dead.
             score = _lowered(score, self._monthly, FIRST_TIME_CONFLICT_FACTOR)
+        residence = residence_in_bundle(whole or utt)
+        if residence is not None and self._bundle[not residence].size:
+            # "làm khai sinh với thẻ bảo hiểm y tế cho con, chưa nhập khẩu": the newborn's
+            # bundle without residence; "khai sinh kèm nhập hộ khẩu kèm thẻ bảo hiểm": with it.
+            score = _lowered(score, self._bundle[not residence], FIRST_TIME_CONFLICT_FACTOR)
         # "mất ba năm rồi mà chưa khai tử" is a late registration, not a lost record; "con đã
         # có giấy khai sinh, giờ bố nó muốn nhận con" is not a birth to register: what is
         # asked comes after.
@@ -846,6 +863,7 @@ class Matcher:
                 decision = done_by
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         decision = self._asked_in(clause_before_purpose(utt), decision, utt)
+        decision = self._asked_first(clause_before_purpose_asked(utt, heard), decision, utt)
         wanted = clause_after_want(utt) if decision.action == "not_found" else None
         if wanted is not None and decision.referral is None:
             # A story the whole of which names nothing clearly: what follows "muốn" may, when
@@ -907,6 +925,33 @@ class Matcher:
         first = next(c for c in decision.candidates if c.code == answered)
         offered = (asked[0], first)
         return replace(decision, action="clarify", procedure=None, candidates=offered)
+
+    def _asked_first(
+        self, clause: Utterance | None, decision: Decision, utt: Utterance
+    ) -> Decision:
+        """When the box asks back, offer first what the clause that holds the question names.
+
+        Round 38: "ông tôi mất năm chín mươi, có khai tử rồi mà giấy mất, sổ xã cũng không
+        còn, muốn làm lại để chia đất": dividing the land (2.001406) is why; re-registering
+        the death (1.005461) is what is asked, named before "để". The box still asks back,
+        but offers that one first; added to those offered only when the clause names it.
+        """
+        if decision.action != "clarify" or clause is None:
+            return decision
+        first = decision.candidates[0]
+        query, total = self._question(clause)
+        if self._index.explained(self._by_code[first.code], query, total) >= AFTER_EXPLAINED:
+            return decision  # the first one offered covers that clause already
+        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
+        if not asked or asked[0].code == first.code or asked[0].score < CLARIFY_MIN_SCORE:
+            return decision
+        offered = {c.code for c in decision.candidates}
+        if asked[0].code not in offered and not self._names(asked[0].code, clause):
+            # Only a procedure named there is added to those offered: "ba mất hổng để di
+            # chúc, muốn làm giấy chia đất" puts nothing forward before "để".
+            return decision
+        rest = [c for c in decision.candidates if c.code != asked[0].code]
+        return replace(decision, candidates=(asked[0], *rest)[:MAX_CLARIFY])
 
     def decide(self, text: str, ranked: list[Candidate], category: str | None) -> Decision:
         procedures = [c for c in ranked if not is_referral(c.code)]

@@ -229,6 +229,78 @@ def life_side(proc: Procedure) -> str | None:
     return LIFE_EVENTS[thing][0] if thing in LIFE_EVENTS else None
 
 
+# Round 38: two bundles for a newborn differ by one part. "Liên thông … khai sinh, đăng ký
+# thường trú, cấp thẻ bảo hiểm y tế" (2.000986) has the child's permanent residence, the other
+# (2.001023) does not. Villagers name the bundle by its parts ("làm khai sinh với thẻ bảo
+# hiểm y tế cho con một lần"); residence is part of it only when said among the parts ("khai
+# sinh kèm nhập hộ khẩu kèm thẻ bảo hiểm"), not when said as the setting ("ở trọ chưa nhập
+# khẩu được", "còn hộ khẩu thì để sau", "hộ khẩu vẫn ở quê").
+BUNDLE_BIRTH = ("khai sinh", "khai sanh")
+BUNDLE_INSURANCE = ("bao hiem",)
+BUNDLE_RESIDENCE = ("thuong tru", "nhap khau", "ho khau")  # in a procedure's name
+# Heard, the residence part is any syllable with these in it: "nhập", "khẩu", "trú", and
+# words run together by the recogniser ("hộkhẩu", "thườngtrú").
+RESIDENCE_HEARD = ("nhap", "khau", "tru")
+NOT_WANTED_BEFORE = frozenset(("chua", "khong", "hong", "ko", "khoi", "chang"))
+NOT_WANTED_BEFORE_TONED = frozenset(("còn", "chớ", "chứ"))  # "còn hộ khẩu thì để sau"
+NOT_WANTED_REACH = 2  # syllables before the residence word: "chưa nhập hộ khẩu"
+# "hộ khẩu thì để sau", "hộ khẩu vẫn ở quê", "hộ khẩu còn ở quê", "hộ khẩu có rồi"
+SETTING_AFTER = frozenset(("thi", "van", "con", "o", "de", "co"))
+# Between birth and insurance, a second registration or "thường" misheard ("thường chú"):
+# "khai sinh đăng ký thường chú với bảo hiểm".
+RESIDENCE_BETWEEN = frozenset(("thuong", "dang"))
+JOINING = frozenset(("voi", "va", "kem", "luon", "roi", "cung"))  # "… bảo hiểm với nhập khẩu"
+
+
+def is_bundle(proc: Procedure) -> bool | None:
+    """For a newborn's bundle of birth and health insurance, whether it holds residence
+    too; None for any other procedure."""
+    name = fold(proc["name"])
+    if not all(any(part in name for part in parts) for parts in (BUNDLE_BIRTH, BUNDLE_INSURANCE)):
+        return None
+    return any(part in name for part in BUNDLE_RESIDENCE)
+
+
+def _residence_wanted(utt: Utterance, words: list[str], i: int, after_parts: bool) -> bool:
+    """Whether the residence word at i is asked for, not said lacking or as the setting."""
+    before = words[max(i - NOT_WANTED_REACH, 0) : i]
+    if NOT_WANTED_BEFORE & set(before):
+        return False
+    if utt.has_tones and NOT_WANTED_BEFORE_TONED & set(utt.toned[max(i - 2, 0) : i]):
+        return False
+    # the last syllable of the residence words, then what follows it
+    end = i + 1
+    while end < len(words) and any(part in words[end] for part in (*RESIDENCE_HEARD, "ky")):
+        end += 1
+    if words[end : end + 1] and words[end] in SETTING_AFTER:
+        return False
+    return not after_parts or bool(JOINING & set(before))
+
+
+def residence_in_bundle(utt: Utterance) -> bool | None:
+    """Whether a question naming birth and health insurance together asks residence among
+    them: said between the two or joined after them ("… bảo hiểm với nhập hộ khẩu"), and
+    not as lacking or as the setting. None when it does not name both."""
+    words = _said(utt)
+    said = tuple(words)
+    births = [i for part in BUNDLE_BIRTH for i in said_at(said, part)]
+    insured = [i for part in BUNDLE_INSURANCE for i in said_at(said, part)]
+    if not births or not insured:
+        return None
+    start, end = min(births + insured), max(births + insured) + 1
+
+    def residence(i: int) -> bool:
+        heard = any(part in words[i] for part in RESIDENCE_HEARD)
+        return heard or (start < i < end and words[i] in RESIDENCE_BETWEEN)
+
+    for i in range(start + 1, len(words)):
+        if not residence(i) or residence(i - 1):
+            continue  # not residence, or the second syllable of "nhập khẩu", "hộ khẩu"
+        if _residence_wanted(utt, words, i, after_parts=i > end):
+            return True
+    return False
+
+
 def _said(utt: Utterance) -> list[str]:
     return [SAID_AS.get(w, w) for w in utt.folded]
 
@@ -468,6 +540,22 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
             continue
         return Utterance(utt.toned[:i], folded[:i], utt.has_tones) if i >= 2 else None
     return None
+
+
+# Before "để", words asking how ("làm sao để xóa tạm trú cho họ", "ra đâu để …", "phải làm
+# gì để …"): then what follows "để" is the procedure asked, not a purpose beside it.
+ASKING_HOW = frozenset(("sao", "gi", "chi", "dau", "nao", "mo", "buoc", "lam"))
+
+
+def clause_before_purpose_asked(utt: Utterance, heard: Utterance) -> Utterance | None:
+    """clause_before_purpose of `utt`, when it holds what is asked: heard with tones
+    (without them "de" is also "đẻ", "con mới đẻ") and not ending in words asking how in
+    the question as heard (`utt` has lost "làm sao" to the category it asks)."""
+    clause = clause_before_purpose(utt) if utt.has_tones else None
+    before = clause_before_purpose(heard)
+    if clause is None or before is None or ASKING_HOW & set(before.folded[-2:]):
+        return None
+    return clause
 
 
 # A paper that one procedure gives and another needs ("giấy xác nhận độc thân" for a
