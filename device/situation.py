@@ -543,8 +543,9 @@ def clause_before_purpose(utt: Utterance) -> Utterance | None:
 
 
 # Before "để", words asking how ("làm sao để xóa tạm trú cho họ", "ra đâu để …", "phải làm
-# gì để …"): then what follows "để" is the procedure asked, not a purpose beside it.
-ASKING_HOW = frozenset(("sao", "gi", "chi", "dau", "nao", "mo", "buoc", "lam"))
+# gì để …"): then what follows "để" is the procedure asked, not a purpose beside it. Not
+# "làm" alone (round 39): "muốn làm lại để chia đất" asks to re-register.
+ASKING_HOW = frozenset(("sao", "gi", "chi", "dau", "nao", "mo", "buoc"))
 
 
 def clause_before_purpose_asked(utt: Utterance, heard: Utterance) -> Utterance | None:

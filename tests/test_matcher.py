@@ -545,6 +545,16 @@ def test_what_is_asked_before_a_purpose_is_offered_with_it(shipped, question, as
     assert decision.candidates[0].code == asked  # round 38: what is asked comes first
 
 
+def test_doing_again_before_a_purpose_is_what_is_asked(shipped):
+    # round 39: "làm lại để" is not "làm sao để"
+    question = (
+        "ông nội tôi mất đã lâu có làm khai tử nhưng giấy mất sổ ở xã cũng không còn giờ muốn"
+        " làm lại để chia đất"
+    )
+    decision = shipped.match(question)
+    assert decision.action == "clarify" and decision.candidates[0].code == "1.005461"
+
+
 def test_asking_how_before_a_purpose_is_not_what_is_asked(shipped):
     # "làm sao để xóa tạm trú": what follows "để" is the procedure asked
     question = "người thuê trọ đã chuyển đi rồi thì chủ nhà làm sao để xóa tạm trú cho họ"
