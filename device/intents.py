@@ -1401,6 +1401,17 @@ TONED_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("hầm", "hầm vàng", "hầm mỏ", "hầm lò", "lò", "mỏ", "giếng"),
         ("sập", "bị sập", "sụp", "đổ sập"),
     ),
+    # round 40: "tường nhà thờ họ bên kia đổ đè người" (toneless "de" is "để"), "lửa từ nương
+    # bên kia chạy sang gần mấy nóc nhà rồi" (toneless "lua … chay sang" may be rice)
+    (
+        "rescue",
+        ("tường", "vách", "mái", "mái nhà", "nhà", "cây", "cột điện", "trần"),
+        ("đổ đè", "sập đè", "đè người", "đè lên người", "đè trúng người"),
+    ),
+    ("fire", ("lửa", "cháy"), ("chạy sang", "chạy qua", "chạy tới gần", "bén tới")),
+    # round 40: "ghe ông tư ra khơi chiều qua bão tới giờ mất liên lạc rồi": the boat named
+    # too far back, its going out is near ("ra khoi" without tones is "ra khỏi", leaving)
+    ("rescue", ("ra khơi", "đi biển", "đánh cá"), ("mất liên lạc", "trôi dạt")),
     # "khách đi vô hang từ sáng chừ tối rồi chưa thấy ra": someone not back out of a cave, a
     # pit, a mine (round 29); without tones "hang" is "hàng", "ho so chua ra" "hồ sơ"
     (

@@ -443,7 +443,8 @@ def clause_after_want(utt: Utterance) -> Utterance | None:
 # villager asks what the procedure before it gives. The papers named there (a copy, a
 # re-registered extract) are its result, not another procedure.
 RESULT_AFTER = "xong thi"
-RECEIVING = frozenset(("nhan", "cap", "cam", "dua", "lay", "tra", "giao", "phat", "huong"))
+# round 40: "khai sinh xong thì được cái gì" (being given, said plainly)
+RECEIVING = frozenset(("nhan", "cap", "cam", "dua", "lay", "tra", "giao", "phat", "huong", "duoc"))
 ASKING_WHAT = frozenset(("gì", "chi", "gi"))  # toned or not; not "chị" (an older sister)
 RECEIVING_REACH = 4  # syllables from the receiving verb to "gì"
 
@@ -587,6 +588,7 @@ NEEDED = ("co can", "can", "can co", "phai co", "co phai co", "phai xin", "co ph
 NEEDED += ("bat buoc co", "phai nop", "co phai nop", "phai lam", "co phai lam")
 NEEDED += ("can mang", "can mang theo", "phai mang", "phai mang theo", "mang theo", "can dem")
 NEEDED += ("phai dem", "dem theo")  # "lên xã khai sinh có cần mang theo giấy đăng ký kết hôn"
+NEEDED += ("can xin", "co can xin")  # round 40: "kết hôn có cần xin xác nhận độc thân không"
 HELD = ("co", "da co", "da xin", "xin", "xin duoc", "da lam", "lam", "co san", "da co san")
 # A paper not held ("nhà ở thuê không có sổ đỏ thì có đăng ký thường trú được không"): why
 # they ask, not what. Not "chưa có": "đất chưa có sổ đỏ" asks for a first one.

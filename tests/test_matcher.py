@@ -1252,3 +1252,35 @@ def test_thu_tuc_says_a_procedure_is_asked_not_which(shipped):
     assert shipped.match(question).candidates[0].code == "1.000656"
     question = "anh ấy muốn làm thủ tục nhận con thì cần giấy gì"
     assert shipped.match(question).candidates[0].code == "1.001022"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # round 40: a boat gone quiet at sea, a wall fallen on people, a fire running over
+        "ghe ông tư ra khơi chiều qua bão tới giờ mất liên lạc rồi",
+        "ông ơi tường nhà thờ họ bên kia đổ đè người",
+        "chú ơi lửa từ nương bên kia chạy sang gần mấy nóc nhà rồi",
+    ],
+)
+def test_emergencies_of_round_40(shipped, question):
+    assert shipped.match(question).action == "emergency"
+
+
+def test_leaving_the_household_without_tones_is_not_going_to_sea(shipped):
+    # "ra khoi" without tones is "ra khỏi" (leaving), not "ra khơi"
+    decision = shipped.match("ra khoi ho khau roi mat lien lac voi gia dinh thi lam sao")
+    assert decision.action != "emergency"
+
+
+def test_what_a_procedure_gives_asked_plainly(shipped):
+    # round 40: "xong thì được cái gì" asks the result of the procedure before it
+    question = "lam khai sinh xong thi duoc cai gi co duoc ban sao luon khong"
+    assert clause_before_result(Utterance.of(question)) is not None
+    assert shipped.match(question).candidates[0].code == "1.001193"
+
+
+def test_a_certificate_asked_as_needed_without_giay(shipped):
+    # round 40: "có cần xin xác nhận độc thân không" before a marriage
+    question = "ket hon co can xin xac nhan doc than khong hay chi can can cuoc la du"
+    assert shipped.match(question).candidates[0].code == "1.000894"
