@@ -244,6 +244,8 @@ RESIDENCE_HEARD = ("nhap", "khau", "tru")
 NOT_WANTED_BEFORE = frozenset(("chua", "khong", "hong", "ko", "khoi", "chang"))
 NOT_WANTED_BEFORE_TONED = frozenset(("còn", "chớ", "chứ"))  # "còn hộ khẩu thì để sau"
 NOT_WANTED_REACH = 2  # syllables before the residence word: "chưa nhập hộ khẩu"
+# the syllables of one residence part: "nhập hộ khẩu", "đăng ký thường trú"
+RESIDENCE_GOES_ON = (*RESIDENCE_HEARD, "ky")
 # "hộ khẩu thì để sau", "hộ khẩu vẫn ở quê", "hộ khẩu còn ở quê", "hộ khẩu có rồi"
 SETTING_AFTER = frozenset(("thi", "van", "con", "o", "de", "co"))
 # Between birth and insurance, a second registration or "thường" misheard ("thường chú"):
@@ -266,11 +268,11 @@ def _residence_wanted(utt: Utterance, words: list[str], i: int, after_parts: boo
     before = words[max(i - NOT_WANTED_REACH, 0) : i]
     if NOT_WANTED_BEFORE & set(before):
         return False
-    if utt.has_tones and NOT_WANTED_BEFORE_TONED & set(utt.toned[max(i - 2, 0) : i]):
+    toned_before = utt.toned[max(i - NOT_WANTED_REACH, 0) : i]
+    if utt.has_tones and NOT_WANTED_BEFORE_TONED & set(toned_before):
         return False
-    # the last syllable of the residence words, then what follows it
-    end = i + 1
-    while end < len(words) and any(part in words[end] for part in (*RESIDENCE_HEARD, "ky")):
+    end = i + 1  # past the residence part, to what follows it
+    while end < len(words) and any(part in words[end] for part in RESIDENCE_GOES_ON):
         end += 1
     if words[end : end + 1] and words[end] in SETTING_AFTER:
         return False
