@@ -916,15 +916,22 @@ class Matcher:
         if decision.action != "answer" or decision.procedure is None or clause is None:
             return decision
         answered = decision.procedure["code"]
-        query, total = self._question(clause)
-        if self._index.explained(self._by_code[answered], query, total) >= AFTER_EXPLAINED:
-            return decision  # the answer covers that clause too ("… rồi thì đi khai sinh")
-        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
-        if not asked or asked[0].code == answered or asked[0].score < ANSWER_MIN_SCORE:
+        asked = self._other_asked_in(clause, answered, utt)
+        if asked is None or asked.score < ANSWER_MIN_SCORE:
             return decision
         first = next(c for c in decision.candidates if c.code == answered)
-        offered = (asked[0], first)
-        return replace(decision, action="clarify", procedure=None, candidates=offered)
+        return replace(decision, action="clarify", procedure=None, candidates=(asked, first))
+
+    def _other_asked_in(self, clause: Utterance, code: str, utt: Utterance) -> Candidate | None:
+        """The procedure the clause ranks first, when it is not `code` and `code` does not
+        explain the clause already ("… rồi thì đi khai sinh" is khai sinh's own clause)."""
+        query, total = self._question(clause)
+        if self._index.explained(self._by_code[code], query, total) >= AFTER_EXPLAINED:
+            return None
+        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
+        if not asked or asked[0].code == code:
+            return None
+        return asked[0]
 
     def _asked_first(
         self, clause: Utterance | None, decision: Decision, utt: Utterance
@@ -938,20 +945,16 @@ class Matcher:
         """
         if decision.action != "clarify" or clause is None:
             return decision
-        first = decision.candidates[0]
-        query, total = self._question(clause)
-        if self._index.explained(self._by_code[first.code], query, total) >= AFTER_EXPLAINED:
-            return decision  # the first one offered covers that clause already
-        asked = [c for c in self.rank(clause, whole=utt) if not is_referral(c.code)]
-        if not asked or asked[0].code == first.code or asked[0].score < CLARIFY_MIN_SCORE:
+        asked = self._other_asked_in(clause, decision.candidates[0].code, utt)
+        if asked is None or asked.score < CLARIFY_MIN_SCORE:
             return decision
         offered = {c.code for c in decision.candidates}
-        if asked[0].code not in offered and not self._names(asked[0].code, clause):
+        if asked.code not in offered and not self._names(asked.code, clause):
             # Only a procedure named there is added to those offered: "ba mất hổng để di
             # chúc, muốn làm giấy chia đất" puts nothing forward before "để".
             return decision
-        rest = [c for c in decision.candidates if c.code != asked[0].code]
-        return replace(decision, candidates=(asked[0], *rest)[:MAX_CLARIFY])
+        rest = [c for c in decision.candidates if c.code != asked.code]
+        return replace(decision, candidates=(asked, *rest)[:MAX_CLARIFY])
 
     def decide(self, text: str, ranked: list[Candidate], category: str | None) -> Decision:
         procedures = [c for c in ranked if not is_referral(c.code)]

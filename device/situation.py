@@ -492,6 +492,11 @@ NO_DISPUTE = ("khong tranh chap", "khong co tranh chap", "hong tranh chap", "ko 
 NO_DISPUTE += ("khong ai tranh chap", "khong bi tranh chap", "chua tranh chap")
 
 
+def _markers_said(folded: tuple[str, ...], markers: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(where, how many syllables) of each of the folded markers said."""
+    return [(i, len(m.split())) for m in markers for i in said_at(folded, m)]
+
+
 def without_unwanted(utt: Utterance) -> Utterance:
     """The question without what it says is not wanted, so that "khai sinh với thẻ bảo
     hiểm y tế, không cần nhập khẩu" is not matched to the procedure that also registers the
@@ -499,27 +504,21 @@ def without_unwanted(utt: Utterance) -> Utterance:
     "hộ khẩu thì chưa cần" and "hộ khẩu để mần sau", back to the previous one."""
     folded = utt.folded
     drop: set[int] = set()
-    for marker in NOT_NEEDED:
-        size = len(marker.split())
-        for i in said_at(folded, marker):
-            first = end = i + size
-            while end < len(folded) and end - first < NOT_NEEDED_REACH:
-                if folded[end] in CLAUSE_BREAKS:
-                    break
-                end += 1
-            if end > first:  # "không cần nhập khẩu"
-                drop.update(range(i, end))
-            elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
-                drop.update(range(_clause_start(folded, i - 1), i + size))
-    for marker in NO_DISPUTE:  # the land's condition, not a dispute
-        size = len(marker.split())
-        for i in said_at(folded, marker):
-            drop.update(range(i, i + size))
-    for marker in LATER:  # "hộ khẩu để mần sau"
-        size = len(marker.split())
-        for i in said_at(folded, marker):
-            if i >= 1 and folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
-                drop.update(range(_clause_start(folded, i), i + size))
+    for i, size in _markers_said(folded, NOT_NEEDED):
+        first = end = i + size
+        while end < len(folded) and end - first < NOT_NEEDED_REACH:
+            if folded[end] in CLAUSE_BREAKS:
+                break
+            end += 1
+        if end > first:  # "không cần nhập khẩu"
+            drop.update(range(i, end))
+        elif i >= 1 and folded[i - 1] == "thi":  # "hộ khẩu thì chưa cần"
+            drop.update(range(_clause_start(folded, i - 1), i + size))
+    for i, size in _markers_said(folded, NO_DISPUTE):  # the land's condition, not a dispute
+        drop.update(range(i, i + size))
+    for i, size in _markers_said(folded, LATER):  # "hộ khẩu để mần sau"
+        if i >= 1 and folded[i + size : i + size + 1] != (NOT_LATER_AFTER,):
+            drop.update(range(_clause_start(folded, i), i + size))
     if not drop or len(drop) >= len(folded):
         return utt  # "không cần": nothing would be left
     return remove_at(utt, drop)
