@@ -1125,6 +1125,30 @@ HARMLESS_CUES += ("hay bị", "tối nào cũng", "đêm nào cũng", "năm nào
 HARMLESS_CUES += ("may mà", "may là", "không ai bị", "hổng ai bị", "không sao", "hông sao")
 DISTRESS_MIN_SIGNS = 2  # different words; toneless speech needs one more
 
+# Round 41: a farm animal that is ill or lost ("con trâu nhà tôi bỏ ăn sùi bọt mép thì gọi
+# ai", "con bò nhà tui bị lở mồm", "heo nái nhà tui sốt cao") is a matter for the vet, not for
+# 113/115. An animal is what the signs are about when it is the nearest one named before
+# them, people before animals, and the signs are of illness or loss (a fire in the cowshed is
+# a fire all the same). Not an animal that did the harm or is only the place or the work
+# (NOT_SUBJECT_BEFORE, HARM_DONE_AFTER), and not "nhà tôi" or "của tui", which only say
+# whose animal it is.
+LIVESTOCK = frozenset(
+    ("trâu", "bò", "heo", "lợn", "gà", "vịt", "ngan", "ngỗng", "dê", "cừu", "ngựa", "nái", "nghé")
+)
+LIVESTOCK_UNTONED = frozenset(("trau", "heo"))  # "bo" is "bố", "ga" "ga", "lon" "lớn"
+_PEOPLE_NAMED = """người ông bà chồng vợ cháu thằng bé anh chị cha mẹ bố ba má mạ u em tôi tui
+    tao tau mình nó hắn ổng bả ảnh cô chú bác dì cậu mợ thím con đứa cụ mệ ôn mụ"""
+PEOPLE_NAMED = frozenset(_PEOPLE_NAMED.split())
+PEOPLE_NAMED_UNTONED = frozenset(fold(w) for w in PEOPLE_NAMED) - {"bo", "ba", "ma", "co"}
+OWNER_BEFORE = frozenset(("nhà", "của", "nha", "cua"))  # "con bò nhà tui": whose animal
+# Words before an animal that make it no subject: it did the harm ("bị chó cắn"), it is a
+# place ("sau chuồng lợn") or work ("đang chăn bò", "dắt trộm con trâu").
+NOT_SUBJECT_BEFORE = frozenset(("bị", "chuồng", "trại", "chăn", "dắt", "lùa", "trộm", "cưỡi"))
+NOT_SUBJECT_BEFORE |= frozenset(fold(w) for w in NOT_SUBJECT_BEFORE)
+# or after it, the harm it did: "con trâu húc ông nhà tôi" (heard run together: "húcông")
+HARM_DONE_AFTER = ("húc", "cắn", "đạp", "giẫm", "quật", "đá")
+ANIMAL_KINDS = frozenset(("medical", "rescue"))  # a fire in the byre is a fire all the same
+
 # Words that mean danger together, the second soon after the first: gas, then a leak ("bình
 # ga nhà tôi bị xì", "khí ga rò rỉ trong bếp"). Either alone is ordinary ("ga tàu", "xe bị
 # xì lốp"); the other order is in the phrases ("rò rỉ ga", "xì ga"). A frightened person
@@ -2158,13 +2182,57 @@ def _emergency_in(utt: Utterance) -> str | None:
         heard, hits = split, _paired(split)
     if not hits:
         heard, hits = split, _two_events(split)
+    hits = [h for h in hits if not _another_word(heard, h)]
     if not hits:
         return None
-    if _not_an_emergency_now(utt, readings):
+    if _not_an_emergency_now(utt, readings) or _about_an_animal(heard, hits):
         return None
     # "cứu tui với, nhà bị cháy": the event says which number to call better than the cry.
     specific = [h for h in hits if heard.folded[h.start] not in _CRY_SYLLABLES]
     return (specific or hits)[0].key
+
+
+# Round 41: a sign's last syllable that starts another word with the next one: "bị thương
+# lái quỵt" (a trader cheated), not "bị thương" (hurt).
+ANOTHER_WORD_AFTER = {"thuong": frozenset(("lai",))}
+
+
+def _another_word(utt: Utterance, hit: PhraseHit) -> bool:
+    """Whether the hit's last syllable and the next one are another word (ANOTHER_WORD_AFTER)."""
+    nexts = ANOTHER_WORD_AFTER.get(utt.folded[hit.end - 1])
+    return bool(nexts) and hit.end < len(utt) and utt.folded[hit.end] in nexts
+
+
+def _about_an_animal(utt: Utterance, hits: list[PhraseHit]) -> bool:
+    """Whether every sign heard is about a farm animal (LIVESTOCK): see there."""
+    if utt.has_tones:
+        words, animals, people = utt.toned, LIVESTOCK, PEOPLE_NAMED
+    else:
+        words, animals, people = utt.folded, LIVESTOCK_UNTONED, PEOPLE_NAMED_UNTONED
+    return bool(hits) and all(
+        h.key in ANIMAL_KINDS and _subject_before(words, h.start, animals, people) for h in hits
+    )
+
+
+def _subject_before(
+    words: tuple[str, ...], at: int, animals: frozenset[str], people: frozenset[str]
+) -> bool:
+    """True when the nearest animal or person named before syllable `at` is an animal."""
+    for i in range(at - 1, -1, -1):
+        before = words[i - 1] if i else ""
+        if words[i] in animals:
+            if fold(before) in ("con", "dua") and i > 1:
+                before = words[i - 2]  # "dắt trộm con trâu"
+            after = words[i + 1] if i + 1 < len(words) else ""
+            if before not in NOT_SUBJECT_BEFORE and not after.startswith(HARM_DONE_AFTER):
+                return True
+            continue
+        after = words[i + 1] if i + 1 < len(words) else ""
+        classifier = words[i] in ("con", "đứa") and after in animals  # "con bò": not a child
+        owner = before in OWNER_BEFORE or before in animals  # "con bò (nhà) tui"
+        if words[i] in people and not owner and not classifier:
+            return False
+    return False
 
 
 def _not_an_emergency_now(utt: Utterance, readings: tuple[Utterance, ...]) -> bool:
@@ -2240,12 +2308,15 @@ def _distress_in(utt: Utterance) -> str | None:
         for h in find_phrases(utt, _DISTRESS)
         if utt.has_tones or h.end - h.start > 1 or utt.folded[h.start] not in _UNTONED_NOT_SIGNS
     ]
+    hits = [h for h in hits if not _another_word(utt, h)]
     signs = {utt.folded[h.start : h.end] for h in hits}
     if len(signs) < DISTRESS_MIN_SIGNS + (not utt.has_tones):
         return None
     split = split_run_together_words(utt, _EMERGENCY_SYLLABLES)  # "đượchỗ trợ"
     readings = (utt,) if split is utt else (utt, split)
     if _not_an_emergency_now(utt, readings) or _has(utt, _HARMLESS):
+        return None
+    if _about_an_animal(utt, hits):
         return None
     kinds = [h.key for h in hits]
     return max(kinds, key=lambda kind: (kinds.count(kind), -kinds.index(kind)))

@@ -134,6 +134,7 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
         "thôi làm giám hộ",
         "bỏ giám hộ",
         "thôi làm người giám hộ",
+        "hết làm giám hộ",  # round 41: "mẹ nó về nhận lại con thì tui hết làm giám hộ"
     ),
     "xác nhận thông tin hộ tịch": (
         "xác nhận thông tin kết hôn",

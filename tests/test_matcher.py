@@ -1284,3 +1284,48 @@ def test_a_certificate_asked_as_needed_without_giay(shipped):
     # round 40: "có cần xin xác nhận độc thân không" before a marriage
     question = "ket hon co can xin xac nhan doc than khong hay chi can can cuoc la du"
     assert shipped.match(question).candidates[0].code == "1.000894"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # round 41: an ill farm animal is for the vet, not 113/115
+        "con trâu nhà tôi mấy hôm nay ốm bỏ ăn sùi bọt mép thì gọi ai hở cô",
+        "con bò nhà tui bị lở mồm chừ gọi ai",
+        "con heo nái nhà tui bỏ ăn sốt cao mấy bữa nay kêu ai chích",
+        "trau nha toi bi lo mom long mong goi ai",
+        # "bị thương lái quỵt": a trader cheated, nobody hurt
+        "dạ tiền bán lúa bị thương lái quỵt thì nhờ xã đòi được không",
+    ],
+)
+def test_no_emergency_for_an_ill_animal_or_a_trader(shipped, question):
+    assert shipped.match(question).action != "emergency"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the person is what the signs are about, or the animal did the harm or is a place
+        "con trâu húc ông tôi ngã nằm im rồi",
+        "thằng bé bị chó cắn chảy máu nhiều lắm",
+        "bà ấy uống cái chai gì để sau chuồng lợn mùi hắc lắm sùi bọt mép giật giật người",
+        "ông tôi đang chăn bò thì đá trên núi lăn xuống đè vào chân không rút ra được",
+        "cháy chuồng bò rồi lửa lan sang nhà",  # a fire is a fire, whatever burns
+        "bị thương nặng lắm chảy máu",
+    ],
+)
+def test_emergencies_beside_an_animal_stay_emergencies(shipped, question):
+    assert shipped.match(question).action == "emergency"
+
+
+def test_a_tenant_gone_is_reported_for_removal(shipped):
+    # round 41: "báo xóa tạm trú" is the removal, not the registration "báo tạm trú"
+    question = "mấy đứa thuê trọ nhà tôi đi hết rồi chủ trọ có phải báo xóa tạm trú cho chúng nó"
+    assert shipped.match(question).candidates[0].code == "1.010028"
+
+
+def test_a_guardian_no_longer_needed(shipped):
+    # round 41: "tui hết làm giám hộ" ends the guardianship; the mother takes the child back
+    question = "má ruột của đứa nhỏ đi làm về rồi muốn nhận lại con thì tui hết làm giám hộ làm sao"
+    decision = shipped.match(question)
+    assert decision.action == "answer" and decision.procedure["code"] == "1.004845"
