@@ -980,6 +980,8 @@ EMERGENCY_PHRASES["rescue"] += (
     "đòi nhảy cầu",
 )
 EMERGENCY_PHRASES["medical"] += ("định tự tử", "đòi tự tử")
+# round 42: "có thằng say rượu cầm can xăng dọa đốt nhà"
+EMERGENCY_PHRASES["police"] += ("dọa đốt", "đòi đốt nhà", "cầm can xăng")
 
 # An event word alone ("cháy", "chìm", "dao") may be anything; said with a cue that it is
 # happening now ("đang", "cứu", "nhanh lên") it is an emergency.
@@ -1406,6 +1408,10 @@ EMERGENCY_PAIRS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("tia lửa", "lửa", "cháy", "khói"),
         ("lan sang", "lan vào", "lan qua", "bén sang", "bén vào", "lan xuống", "lan tới"),
     ),
+    # round 42: "nuoc len to qua ca nha dang o tren mai" (water risen, a family on the roof);
+    # "cái máy bơm ngoài ruộng giật chồng em" (a pump's current, not "máy giặt")
+    ("rescue", ("nước lên", "nước dâng", "nước ngập"), ("trên mái", "lên mái", "trên nóc")),
+    ("medical", ("máy bơm", "dây điện", "ổ điện", "cầu dao"), ("giật", "giựt")),
 )
 PAIR_WINDOW = 5  # syllables between the two words, at most
 # Pairs matched only when tones were heard: a misheard initial ("dật túi" for "giật túi"),
@@ -1563,6 +1569,7 @@ TURNING_AWAY = "thôi"
 # tone: "ma" is also "má", mother), self-correcting "không không" or cry "trời ơi" is
 # weighed on its own when it says something is going on (BREAKING_OFF_CUES).
 BREAKING_OFF = ("ma", "khong khong", "troi oi", "khoan")  # round 34: "mà khoan", wait
+BREAKING_OFF += ("chet chet",)  # round 42: a cry, "làm giấy ơ chết chết xe tải đâm xe máy"
 BREAKING_OFF_TONED = {"ma": "mà", "khoan": "khoan"}  # "khoan" without tones: a drill too
 BREAKING_OFF_CUES = ("đang", "tự nhiên", "đột nhiên", "bỗng", "bỗng nhiên", "tự dưng")
 BREAKING_OFF_CUES += ("vừa",)  # round 34: "… mà khoan ông nhà tôi vừa ngã ở sân"
@@ -1574,6 +1581,8 @@ BREAKING_OFF_NEEDS_CUE = frozenset(("ma", "khoan", "troi oi"))
 # Round 36: a question taken back ("… thủ tục à không có đứa bị điện giật"), see
 # detect_taken_back_emergency. Two syllables each, with their tones.
 TAKING_BACK = ("à không", "ờ không", "ơ không")
+# round 42: "mà" and a hesitation ("làm giấy khai sinh mà ơ ơ vợ em đau bụng ra máu")
+TAKING_BACK += ("mà ơ", "mà ờ")
 _TURNING_AWAY_FOLDED = fold(TURNING_AWAY)
 TURNED_MIN_SYLLABLES = 3
 
@@ -2069,9 +2078,14 @@ def _turned_to(utt: Utterance) -> Utterance | None:
         return None
     if utt.has_tones and utt.toned[at] != TURNING_AWAY:
         return None
-    if not utt.has_tones and utt.folded[at - 1] != "ma" and utt.folded[at + 1] != "khong":
-        # without tones "thoi" alone is as often "thời" ("thời ngày trước"); "mà thôi" and
-        # "thôi không" ("ờ thôi không, thằng bé nuốt đồng xu") give the question up
+    if (
+        not utt.has_tones
+        and utt.folded[at - 1] not in ("ma", "a")
+        and utt.folded[at + 1] != "khong"
+    ):
+        # without tones "thoi" alone is as often "thời" ("thời ngày trước"); "mà thôi", "à
+        # thôi" (round 42) and "thôi không" ("ờ thôi không, thằng bé nuốt đồng xu") give the
+        # question up
         return None
     return Utterance(utt.toned[at + 1 :], utt.folded[at + 1 :], utt.has_tones)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hoixa.device.intents import Utterance, compile_phrases, find_phrases
 from hoixa.device.situation import NOT_YET, paper_at
-from hoixa.vietnamese import fold
+from hoixa.vietnamese import fold, number_word_value
 
 EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     # hộ tịch
@@ -406,13 +406,45 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
     """
     hits = find_phrases(utt, _TABLE, overlapping=True)
     copied_from = _copying_starts(utt)
+    late_for_grown_ups = not (
+        _says_a_child(utt) or any(hit.key == FATHER_OR_MOTHER_NAMED for hit in hits)
+    )
     return [
         (hit.key, hit.start, hit.end)
         for hit in hits
         if not (hit.key in COPYABLE_PAPERS and hit.start > copied_from)
         and not (hit.key == DEATH and _a_paper_is_lost(utt, hit.start))
         and not (hit.key == PAPERS_HELD and _not_held(utt, hit.start))
+        and (hit.key != LATE_FOR_GROWN_UPS or late_for_grown_ups)
     ]
+
+
+# Round 42: "chưa có giấy khai sinh" is the late registration of a grown-up who holds other
+# papers, but not of a baby ("con mới đẻ", "cháu hai tháng tuổi chưa có giấy khai sinh") or a
+# young child ("cháu bảy tuổi"), whose birth is registered late as any birth; nor when a
+# parent is named at the same time ("bố mẹ chưa cưới, làm khai sinh có tên bố"): that is
+# the birth registered with the father recognised.
+LATE_FOR_GROWN_UPS = "khai sinh cho người đã có hồ sơ giấy tờ cá nhân"
+FATHER_OR_MOTHER_NAMED = "nhận cha mẹ con"
+CHILD_AGE_BELOW = 10  # years: "cháu bảy tuổi", "lên sáu"
+BABY_WORDS = ("mới đẻ", "mới sinh", "mới sanh", "sinh được", "sanh được", "đẻ được", "em bé")
+_BABY = compile_phrases({"baby": BABY_WORDS}, by_sound=False)
+AGE_UNITS = {"tuoi": CHILD_AGE_BELOW, "thang": 1000}  # "2 tháng (tuổi)": any number of months
+
+
+def _says_a_child(utt: Utterance) -> bool:
+    """Whether a baby or a young child is said (BABY_WORDS, an age in months or below
+    CHILD_AGE_BELOW years)."""
+    words = utt.folded
+    for i, word in enumerate(words):
+        value = int(word) if word.isdigit() else number_word_value(utt.toned[i])
+        if value is None:
+            continue
+        after = words[i + 1] if i + 1 < len(words) else ""
+        before = words[i - 1] if i else ""
+        if value < AGE_UNITS.get(after, CHILD_AGE_BELOW if before == "len" else 0):
+            return True
+    return bool(find_phrases(utt, _BABY))
 
 
 # "chưa có căn cước" holds no card: it is not the papers of a late birth registration.

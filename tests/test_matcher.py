@@ -1329,3 +1329,65 @@ def test_a_guardian_no_longer_needed(shipped):
     question = "má ruột của đứa nhỏ đi làm về rồi muốn nhận lại con thì tui hết làm giám hộ làm sao"
     decision = shipped.match(question)
     assert decision.action == "answer" and decision.procedure["code"] == "1.004845"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # round 42: a question broken off with a hesitation, a cry, a toneless "à thôi"
+        "dạ em muốn hỏi làm giấy khai sinh mà ơ ơ vợ em đau bụng ra máu nhiều lắm ở nhà",
+        "dạ cho hỏi làm giấy ơ chết chết xe tải đâm xe máy ngay cổng ủy ban người nằm đường",
+        "cho hoi thu tuc xin khai sinh a thoi nguoi ta dang danh nhau co dao o cong xa",
+        # water up to the roof, a pump's current, a threat to burn a house
+        "nuoc len to qua ca nha dang o tren mai khong ra duoc",
+        "chị ơi cái máy bơm ngoài ruộng giật chồng em nằm đó rồi không dậy",
+        "co thang say ruou cam can xang doa dot nha",
+    ],
+)
+def test_emergencies_of_round_42(shipped, question):
+    assert shipped.match(question).action == "emergency"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "làm khai sinh cho con mà ờ cần mang giấy gì",  # a hesitation, nothing going on
+        "thoi gian lam khai sinh mat bao lau",  # toneless "thoi" is "thời" here
+        "máy giặt nhà tôi hỏng thì gọi ai sửa",
+    ],
+)
+def test_round_42_breaks_need_something_going_on(shipped, question):
+    assert shipped.match(question).action != "emergency"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "con chua co giay khai sinh bo me chua cuoi thi lam khai sinh co ten ca bo duoc khong",
+        "con moi de chua co giay khai sinh bo me chua cuoi lam khai sinh ghi luon ten bo o dau",
+    ],
+)
+def test_a_child_without_a_birth_certificate_and_its_father(shipped, question):
+    # round 42: "chưa có giấy khai sinh" said of a baby, with the father named, is the birth
+    # registered with the father recognised, not a grown-up's late registration
+    decision = shipped.match(question)
+    assert decision.procedure is not None and decision.procedure["code"] == "1.000689"
+
+
+def test_late_registration_words_are_for_grown_ups_only():
+    late = "khai sinh cho người đã có hồ sơ giấy tờ cá nhân"
+    grown_up = Utterance.of("ông tôi bảy mươi tuổi chưa có giấy khai sinh")
+    assert late in [w for w, _, _ in official_words(grown_up)]
+    for child in (
+        "cháu ngoại tôi hai tháng tuổi chưa có giấy khai sinh",
+        "con mới đẻ chưa có giấy khai sinh",
+        "con chưa có giấy khai sinh bố muốn ghi tên bố",
+    ):
+        assert late not in [w for w, _, _ in official_words(Utterance.of(child))]
+
+
+def test_a_scholarship_for_an_ethnic_minority_pupil_is_referred(shipped):
+    # round 42: "dân tộc" here is who the scholarship is for, not a record to correct
+    decision = shipped.match("con tui thi đỗ đại học muốn xin học bổng cho người dân tộc thái")
+    assert decision.action == "not_found" and decision.referral is not None
+    assert decision.referral["id"] == "ref.hoc-phi"
