@@ -41,7 +41,7 @@ class Promise:
     # heldout55's brief did not name tạm vắng as common, and after the repeats were removed
     # it has 4 and 3 questions, xóa tạm trú 2 in heldout55; heldout56 and heldout57, same
     # brief, have 5 and 4 for a common procedure and 3 for others after their repeats,
-    # heldout58 5 and 3, heldout59 3 and 2; heldout60 to heldout111, same brief, 2 to 6 for
+    # heldout58 5 and 3, heldout59 3 and 2; heldout60 to heldout115, same brief, 2 to 6 for
     # tạm vắng and 2 to 4 for others)
     per_procedure: int = 4
     # heldout66's writer wrote 32 out-of-scope questions; 8 repeated earlier sets' ones
@@ -163,6 +163,11 @@ HELDOUT_SETS = {
     "heldout109.tsv": Promise(no_tones=(0.15, 0.35), per_common=2, per_procedure=2),
     "heldout110.tsv": Promise(no_tones=(0.15, 0.35), per_common=4, per_procedure=3),
     "heldout111.tsv": Promise(no_tones=(0.15, 0.35), per_common=5, per_procedure=2),
+    "heldout112.tsv": Promise(no_tones=(0.15, 0.35), per_common=4, per_procedure=3),
+    # heldout113's writer wrote 32 out-of-scope questions; 8 repeated earlier sets' ones
+    "heldout113.tsv": Promise(no_tones=(0.15, 0.35), per_common=4, per_procedure=3, not_found=24),
+    "heldout114.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=3),
+    "heldout115.tsv": Promise(no_tones=(0.15, 0.35), per_common=3, per_procedure=2),
 }
 HEADER = ["query", "expected", "category", "tags"]
 CATEGORIES = {
