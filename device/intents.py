@@ -1147,9 +1147,11 @@ OWNER_BEFORE = frozenset(("nhà", "của", "nha", "cua"))  # "con bò nhà tui":
 # place ("sau chuồng lợn") or work ("đang chăn bò", "dắt trộm con trâu").
 NOT_SUBJECT_BEFORE = frozenset(("bị", "chuồng", "trại", "chăn", "dắt", "lùa", "trộm", "cưỡi"))
 NOT_SUBJECT_BEFORE |= frozenset(fold(w) for w in NOT_SUBJECT_BEFORE)
-# or after it, the harm it did: "con trâu húc ông nhà tôi" (heard run together: "húcông")
+# or after it, the harm it did: "con trâu húc ông nhà tôi" (heard run together: "húcông");
+# with tones only, since "da" is as often "đã"
 HARM_DONE_AFTER = ("húc", "cắn", "đạp", "giẫm", "quật", "đá")
 ANIMAL_KINDS = frozenset(("medical", "rescue"))  # a fire in the byre is a fire all the same
+ANIMAL_CLASSIFIERS = ("con", "dua")  # folded; before an animal they name it, not a child
 
 # Words that mean danger together, the second soon after the first: gas, then a leak ("bình
 # ga nhà tôi bị xì", "khí ga rò rỉ trong bếp"). Either alone is ordinary ("ga tàu", "xe bị
@@ -2233,19 +2235,19 @@ def _subject_before(
 ) -> bool:
     """True when the nearest animal or person named before syllable `at` is an animal."""
     for i in range(at - 1, -1, -1):
+        word = words[i]
         before = words[i - 1] if i else ""
-        if words[i] in animals:
-            if fold(before) in ("con", "dua") and i > 1:
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word in animals:
+            if fold(before) in ANIMAL_CLASSIFIERS and i > 1:
                 before = words[i - 2]  # "dắt trộm con trâu"
-            after = words[i + 1] if i + 1 < len(words) else ""
             if before not in NOT_SUBJECT_BEFORE and not after.startswith(HARM_DONE_AFTER):
                 return True
-            continue
-        after = words[i + 1] if i + 1 < len(words) else ""
-        classifier = words[i] in ("con", "đứa") and after in animals  # "con bò": not a child
-        owner = before in OWNER_BEFORE or before in animals  # "con bò (nhà) tui"
-        if words[i] in people and not owner and not classifier:
-            return False
+        elif word in people:
+            classifier = fold(word) in ANIMAL_CLASSIFIERS and after in animals  # "con bò"
+            owner = before in OWNER_BEFORE or before in animals  # "con bò (nhà) tui"
+            if not (classifier or owner):
+                return False
     return False
 
 
