@@ -863,7 +863,8 @@ class Matcher:
                 decision = done_by
         decision = self._asked_in(clause_after_done(utt), decision, utt)
         decision = self._asked_in(clause_before_purpose(utt), decision, utt)
-        decision = self._asked_first(clause_before_purpose_asked(utt, heard), decision, utt)
+        if decision.action == "clarify":  # only then is the order of those offered read
+            decision = self._asked_first(clause_before_purpose_asked(utt, heard), decision, utt)
         wanted = clause_after_want(utt) if decision.action == "not_found" else None
         if wanted is not None and decision.referral is None:
             # A story the whole of which names nothing clearly: what follows "muốn" may, when

@@ -555,8 +555,10 @@ def clause_before_purpose_asked(utt: Utterance, heard: Utterance) -> Utterance |
     (without them "de" is also "đẻ", "con mới đẻ") and not ending in words asking how in
     the question as heard (`utt` has lost "làm sao" to the category it asks)."""
     clause = clause_before_purpose(utt) if utt.has_tones else None
+    if clause is None:
+        return None  # most questions: no need to read the question as heard
     before = clause_before_purpose(heard)
-    if clause is None or before is None or ASKING_HOW & set(before.folded[-2:]):
+    if before is None or ASKING_HOW & set(before.folded[-2:]):
         return None
     return clause
 

@@ -406,8 +406,10 @@ def official_words(utt: Utterance) -> list[tuple[str, int, int]]:
     """
     hits = find_phrases(utt, _TABLE, overlapping=True)
     copied_from = _copying_starts(utt)
-    late_for_grown_ups = not (
-        _says_a_child(utt) or any(hit.key == FATHER_OR_MOTHER_NAMED for hit in hits)
+    keys = {hit.key for hit in hits}
+    # read only when its words were heard: official_words runs for every ranking
+    late_for_grown_ups = LATE_FOR_GROWN_UPS in keys and not (
+        FATHER_OR_MOTHER_NAMED in keys or _says_a_child(utt)
     )
     return [
         (hit.key, hit.start, hit.end)
